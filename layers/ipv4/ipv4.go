@@ -129,7 +129,9 @@ func (p Packet) FragmentOffset() int { return int(p.flagsFragment()&fragmentOffs
 
 // IsFragment reports whether p is part of a fragmented datagram: MF set or
 // a non-zero offset (RFC 815 §3).
-func (p Packet) IsFragment() bool { return p.flagsFragment()&(flagMoreFragments|fragmentOffsetMsk) != 0 }
+func (p Packet) IsFragment() bool {
+	return p.flagsFragment()&(flagMoreFragments|fragmentOffsetMsk) != 0
+}
 
 // ReservedFlag reports the reserved flag bit, which RFC 791 says must be
 // zero; it is exposed so callers may count it, not rejected.
