@@ -1,0 +1,64 @@
+// Package mailbox holds what crosses actor boundaries in actnet: the packet
+// buffers and their pools, the batches that carry them between layers, and
+// the counters that account for every packet a layer drops.
+//
+// Ownership of a Buffer moves with the message that carries it (DESIGN.md,
+// principle 3): exactly one actor holds it at a time, and whoever holds it
+// last calls Release. Data handed to applications is copied out first.
+package mailbox
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Headroom is the space reserved in front of an outbound packet for the
+// headers of the layers below the one writing it: Ethernet (14), an IPv6
+// header (40) and room for IPv4 options (40 more than IPv4's 20 would need).
+const Headroom = 14 + 60
+
+// Buffer is one pooled packet buffer. B is its whole storage; layers keep
+// sub-slices of it while they own the buffer.
+type Buffer struct {
+	B    []byte
+	pool *Pool
+}
+
+// Release returns the buffer to the pool it came from. The caller must not
+// touch b or any slice of b.B afterwards.
+func (b *Buffer) Release() {
+	if b == nil || b.pool == nil {
+		return
+	}
+	b.pool.outstanding.Add(-1)
+	b.pool.p.Put(b)
+}
+
+// Pool hands out Buffers of one size. It is safe for concurrent use.
+type Pool struct {
+	size        int
+	p           sync.Pool
+	outstanding atomic.Int64
+}
+
+// NewPool returns a pool of buffers of size bytes each.
+func NewPool(size int) *Pool {
+	pool := &Pool{size: size}
+	pool.p.New = func() any { return &Buffer{B: make([]byte, size), pool: pool} }
+	return pool
+}
+
+// Get returns a buffer of the pool's size. Its contents are undefined.
+func (p *Pool) Get() *Buffer {
+	p.outstanding.Add(1)
+	b := p.p.Get().(*Buffer)
+	b.B = b.B[:cap(b.B)]
+	return b
+}
+
+// Size is the length of every buffer of the pool.
+func (p *Pool) Size() int { return p.size }
+
+// Outstanding is the number of buffers handed out and not yet released; a
+// test that ends with a non-zero count has leaked buffers.
+func (p *Pool) Outstanding() int64 { return p.outstanding.Load() }
