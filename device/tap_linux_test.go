@@ -1,0 +1,260 @@
+//go:build linux
+
+package device
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// netnsEnv names the namespace the tap test body runs in. TestTap sets it
+// for the child process it starts inside that namespace.
+const netnsEnv = "ACTNET_DEVTEST_NETNS"
+
+// TestTap creates a throw-away network namespace and runs TestTapInNetns in
+// a child process inside it, so that the tap and everything Linux does with
+// it stays away from the host's interfaces.
+func TestTap(t *testing.T) {
+	if os.Getenv(netnsEnv) != "" {
+		t.Skip("already inside the test namespace")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("tap test skipped: needs root to create a network namespace and a tap device")
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("tap test skipped: the ip command (iproute2) is not installed")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("tap test skipped: no /dev/net/tun: %v", err)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	ns := "actnet-devtest-" + hex.EncodeToString(rnd[:])
+	if out, err := exec.Command(ip, "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("tap test skipped: cannot create network namespace %s: %v: %s", ns, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(ip, "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+		}
+	})
+	cmd := exec.Command(ip, "netns", "exec", ns, os.Args[0],
+		"-test.run=^TestTapInNetns$", "-test.v", "-test.count=1", "-test.timeout=60s")
+	cmd.Env = append(os.Environ(), netnsEnv+"="+ns)
+	out, err := cmd.CombinedOutput()
+	t.Logf("child in %s:\n%s", ns, out)
+	if err != nil {
+		t.Fatalf("tap test in namespace %s failed: %v", ns, err)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestTapInNetns") {
+		t.Fatal("the child did not run TestTapInNetns")
+	}
+}
+
+// inNetns reports whether this process is in the named namespace, by
+// comparing its network namespace with the one ip netns pinned.
+func inNetns(ns string) bool {
+	var self, want syscall.Stat_t
+	if syscall.Stat("/proc/self/ns/net", &self) != nil || syscall.Stat("/run/netns/"+ns, &want) != nil {
+		return false
+	}
+	return self.Dev == want.Dev && self.Ino == want.Ino
+}
+
+func TestTapInNetns(t *testing.T) {
+	ns := os.Getenv(netnsEnv)
+	if ns == "" {
+		t.Skip("runs only inside the namespace TestTap creates")
+	}
+	if !inNetns(ns) {
+		t.Fatalf("refusing to run: not inside network namespace %s", ns)
+	}
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+
+	t.Run("bad MTU leaves nothing behind", func(t *testing.T) {
+		if tap, err := OpenTap(TapConfig{Name: "actnetbad", MTU: 10}); err == nil {
+			tap.Close()
+			t.Fatal("MTU 10 accepted")
+		}
+		if _, err := net.InterfaceByName("actnetbad"); err == nil {
+			t.Fatal("failed OpenTap left its interface behind")
+		}
+	})
+
+	t.Run("ARP through Linux", func(t *testing.T) {
+		before := runtime.NumGoroutine()
+		tap, err := OpenTap(TapConfig{Name: "actnet0", MTU: 1400, BringUp: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tap.Close()
+		ifi, err := net.InterfaceByName("actnet0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tap.Name() != "actnet0" || tap.MTU() != 1400 || ifi.MTU != 1400 || ifi.Flags&net.FlagUp == 0 {
+			t.Fatalf("name %q MTU %d, Linux MTU %d flags %v", tap.Name(), tap.MTU(), ifi.MTU, ifi.Flags)
+		}
+		mac := tap.HardwareAddr()
+		if len(mac) != 6 || mac[0]&0x03 != 0x02 || bytes.Equal(mac, ifi.HardwareAddr) {
+			t.Fatalf("stack MAC %v, Linux MAC %v", mac, ifi.HardwareAddr)
+		}
+		linuxIP := net.IPv4(10, 200, 0, 1).To4()
+		sh("addr", "add", "10.200.0.1/24", "dev", "actnet0")
+
+		// Five requests from five addresses; Linux answers each. Once the
+		// replies are all queued, one ReadBatch must drain them together.
+		const asks = 5
+		for i := range asks {
+			req := arpRequest(mac, net.IPv4(10, 200, 0, byte(2+i)).To4(), linuxIP)
+			if err := tap.Write(req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bufs, sizes := newBufs(64, 2048)
+		replies := map[string]bool{}
+		deadline := time.Now().Add(5 * time.Second)
+		first := true
+		for len(replies) < asks {
+			if time.Now().After(deadline) {
+				t.Fatalf("got %d ARP replies, want %d", len(replies), asks)
+			}
+			if first {
+				time.Sleep(200 * time.Millisecond) // let every reply queue up
+			}
+			n := readTimeout(t, tap, bufs, sizes, 5*time.Second)
+			got := 0
+			for i := range n {
+				ip, ok := arpReplyTo(bufs[i][:sizes[i]], mac, ifi.HardwareAddr, linuxIP)
+				if ok {
+					replies[ip.String()] = true
+					got++
+				}
+			}
+			if first && got != asks {
+				t.Errorf("first ReadBatch returned %d frames with %d ARP replies, want all %d replies at once", n, got, asks)
+			}
+			first = false
+		}
+
+		// A frame longer than its buffer is dropped and counted, the read
+		// stays blocked, and Close unblocks it.
+		small, smallSizes := newBufs(4, 20)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := tap.ReadBatch(small, smallSizes)
+			errc <- err
+		}()
+		tooLong := tap.Stats().DropsTooLong
+		if err := tap.Write(arpRequest(mac, net.IPv4(10, 200, 0, 9).To4(), linuxIP)); err != nil {
+			t.Fatal(err)
+		}
+		for tap.Stats().DropsTooLong == tooLong {
+			if time.Now().After(deadline) {
+				t.Fatal("short-buffer drop not counted")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("ReadBatch returned (%v) though every frame was dropped", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if err := tap.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("ReadBatch after Close: %v", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("Close did not unblock ReadBatch")
+		}
+		if err := tap.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		if err := tap.Write(make([]byte, 60)); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Write after Close: %v", err)
+		}
+		if _, err := tap.ReadBatch(bufs, sizes); !errors.Is(err, ErrClosed) {
+			t.Fatalf("ReadBatch after Close: %v", err)
+		}
+		st := tap.Stats()
+		if st.FramesOut != asks+1 || st.FramesIn < asks || st.DropsTooLong == 0 {
+			t.Fatalf("stats %+v", st)
+		}
+		if _, err := net.InterfaceByName("actnet0"); err == nil {
+			t.Error("the tap OpenTap created outlived Close")
+		}
+		waitGoroutines(t, before)
+	})
+
+	t.Run("existing tap stays", func(t *testing.T) {
+		sh("tuntap", "add", "dev", "actnet1", "mode", "tap")
+		tap, err := OpenTap(TapConfig{Name: "actnet1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tap.MTU() != 1500 {
+			t.Errorf("MTU %d, want the default 1500", tap.MTU())
+		}
+		if err := tap.Write(make([]byte, 10)); !errors.Is(err, ErrFrameTooShort) {
+			t.Errorf("short frame: %v", err)
+		}
+		tap.Close()
+		if _, err := net.InterfaceByName("actnet1"); err != nil {
+			t.Fatalf("closing deleted a tap it did not create: %v", err)
+		}
+		sh("link", "del", "actnet1")
+	})
+}
+
+// arpRequest builds a broadcast ARP request from mac/spa asking for tpa,
+// padded to the Ethernet minimum.
+func arpRequest(mac net.HardwareAddr, spa, tpa net.IP) []byte {
+	f := make([]byte, 60)
+	copy(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:12], mac)
+	binary.BigEndian.PutUint16(f[12:], 0x0806)
+	a := f[14:]
+	binary.BigEndian.PutUint16(a[0:], 1)      // Ethernet
+	binary.BigEndian.PutUint16(a[2:], 0x0800) // IPv4
+	a[4], a[5] = 6, 4
+	binary.BigEndian.PutUint16(a[6:], 1) // request
+	copy(a[8:14], mac)
+	copy(a[14:18], spa)
+	copy(a[24:28], tpa)
+	return f
+}
+
+// arpReplyTo reports whether f is an ARP reply from linuxMAC/linuxIP to
+// mac, and for which of our addresses.
+func arpReplyTo(f []byte, mac, linuxMAC net.HardwareAddr, linuxIP net.IP) (net.IP, bool) {
+	if len(f) < 42 || binary.BigEndian.Uint16(f[12:]) != 0x0806 || !bytes.Equal(f[0:6], mac) {
+		return nil, false
+	}
+	a := f[14:]
+	if binary.BigEndian.Uint16(a[6:]) != 2 || !bytes.Equal(a[8:14], linuxMAC) ||
+		!bytes.Equal(a[14:18], linuxIP) || !bytes.Equal(a[18:24], mac) {
+		return nil, false
+	}
+	return net.IP(bytes.Clone(a[24:28])), true
+}
