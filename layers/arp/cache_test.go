@@ -475,8 +475,9 @@ func BenchmarkLookup(b *testing.B) {
 		c.Insert(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), macA, t0)
 	}
 	now := at(sec)
+	miss := netip.MustParseAddr("192.0.2.1")
 	for b.Loop() {
-		if _, ok := c.Lookup(ipA, now); ok {
+		if _, ok := c.Lookup(miss, now); ok {
 			b.Fatal("unexpected hit")
 		}
 		if _, ok := c.Lookup(netip.AddrFrom4([4]byte{10, 0, 1, 2}), now); !ok {
