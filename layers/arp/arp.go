@@ -148,7 +148,7 @@ func putIPv4(b []byte, ip netip.Addr) {
 }
 
 // NewRequest asks who has targetIP. The target hardware address is left
-// zero (RFC 826 "don't care"; RFC 5227 §2.1.1 asks for zero); the frame goes
+// zero (RFC 826 leaves it unspecified; RFC 5227 §2.1.1 zeroes it); the frame goes
 // to ethernet.Broadcast, or to the cached address when refreshing an entry
 // (RFC 1122 §2.3.2.1 unicast poll).
 func NewRequest(senderHW ethernet.Addr, senderIP, targetIP netip.Addr) Repr {

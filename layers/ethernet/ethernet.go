@@ -16,7 +16,7 @@ import (
 const HeaderLen = 14
 
 // MinFrameLen is the minimum frame length on the wire without FCS (IEEE
-// 802.3 §3.2.7: 64 bytes including the 4-byte FCS). Shorter payloads are
+// 802.3's 64-byte minimum includes the 4-byte FCS). Shorter payloads are
 // padded, which is why upper layers trim to their own length fields.
 const MinFrameLen = 60
 
@@ -88,7 +88,7 @@ func fromHex(c byte) (byte, bool) {
 func (a Addr) IsBroadcast() bool { return a == Broadcast }
 
 // IsMulticast reports whether a is a group address (the I/G bit, the least
-// significant bit of the first octet, is set; IEEE 802 §8.2). Broadcast is a
+// significant bit of the first octet, is set, per IEEE 802). Broadcast is a
 // multicast address too.
 func (a Addr) IsMulticast() bool { return a[0]&0x01 != 0 }
 

@@ -22,8 +22,8 @@ const MaxHeaderLen = 60
 // (RFC 791 §3.1 "Total Length"; RFC 1122 §3.3.3), also the ICMP error cap.
 const MinMTU = 576
 
-// DefaultTTL is the TTL recommended by the IANA registry (RFC 1700 era,
-// RFC 1122 §3.2.1.7 requires it be configurable).
+// DefaultTTL is the initial TTL recommended in Assigned Numbers (RFC 1700);
+// RFC 1122 §3.2.1.7 asks that it be configurable.
 const DefaultTTL = 64
 
 // Protocol numbers (IANA "Assigned Internet Protocol Numbers").
@@ -128,7 +128,7 @@ func (p Packet) MoreFragments() bool { return p.flagsFragment()&flagMoreFragment
 func (p Packet) FragmentOffset() int { return int(p.flagsFragment()&fragmentOffsetMsk) * 8 }
 
 // IsFragment reports whether p is part of a fragmented datagram: MF set or
-// a non-zero offset (RFC 815 §3).
+// a non-zero offset (RFC 791 §2.3).
 func (p Packet) IsFragment() bool {
 	return p.flagsFragment()&(flagMoreFragments|fragmentOffsetMsk) != 0
 }
@@ -259,4 +259,19 @@ func putAddr(b []byte, ip netip.Addr) {
 	}
 	a := ip.As4()
 	copy(b, a[:])
+}
+
+// BroadcastAddr returns the directed broadcast address of an IPv4 prefix
+// (host bits all ones, RFC 919 / RFC 922), for recognising broadcasts to
+// the local subnet. It reports false for non-IPv4 prefixes and for /31 and
+// /32, which have no broadcast address (RFC 3021).
+func BroadcastAddr(prefix netip.Prefix) (netip.Addr, bool) {
+	bits := prefix.Bits()
+	if !prefix.Addr().Is4() || bits < 0 || bits > 30 {
+		return netip.Addr{}, false
+	}
+	a := prefix.Addr().As4()
+	v := binary.BigEndian.Uint32(a[:]) | (1<<(32-bits) - 1)
+	binary.BigEndian.PutUint32(a[:], v)
+	return netip.AddrFrom4(a), true
 }

@@ -311,3 +311,27 @@ func FuzzIPv4Emit(f *testing.F) {
 		}
 	})
 }
+
+func TestBroadcastAddr(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		want   string
+	}{
+		{"10.0.0.0/24", "10.0.0.255"},
+		{"10.0.0.77/24", "10.0.0.255"},
+		{"192.168.0.0/16", "192.168.255.255"},
+		{"0.0.0.0/0", "255.255.255.255"},
+		{"10.0.0.0/30", "10.0.0.3"},
+		{"10.0.0.0/31", ""},
+		{"10.0.0.1/32", ""},
+		{"fe80::/64", ""},
+	} {
+		got, ok := BroadcastAddr(netip.MustParsePrefix(tc.prefix))
+		if (tc.want == "") == ok || (ok && got != netip.MustParseAddr(tc.want)) {
+			t.Errorf("%s: %v %v", tc.prefix, got, ok)
+		}
+	}
+	if _, ok := BroadcastAddr(netip.Prefix{}); ok {
+		t.Error("zero prefix")
+	}
+}
