@@ -1,4 +1,59 @@
 // Package tcp is the pure TCP core of actnet: the segment wire format,
 // sequence-number arithmetic and the connection control block, as plain Go
-// with no goroutines and no clock reads (time is always an argument).
+// with no goroutines, no clock reads (time is always an argument) and no
+// panics on any input. It knows nothing of actors, IP or devices; the
+// connection actor wraps one Conn, the demultiplexing actor uses the
+// stateless helpers.
+//
+// # Wire format
+//
+// NewSegment validates bytes into a Segment view (zero allocations);
+// failures are ParseError values, distinct per reason, for drop counters.
+// Segment.VerifyChecksum takes the pseudo-header sum from the IP layer.
+// Header (with Options) is the representation used to build segments:
+// Header.Len and Header.Emit, which also fills in the checksum.
+//
+// # Control block
+//
+// A Conn is created by Connect (active open, sends SYN), by Accept (a SYN
+// that reached a listener, sends SYN-ACK) or by Listen (an RFC-style LISTEN
+// TCB, for single use and tests). Its owner then calls:
+//
+//	HandleSegment(now, tuple, seg)  an inbound, checksum-verified segment
+//	HandleTimer(now)                when NextDeadline() has passed
+//	Write(now, p) (n, err)          takes what fits in the send buffer
+//	Read(now, p) (n, err)           io.EOF after the peer's FIN
+//	CloseWrite(now), Close(now), Abort(now)
+//	SetNoDelay, SetPathMTU, SetKeepAlive, SetUserTimeout
+//
+// Segments to send are passed, while the call runs, to the Emitter given at
+// creation as an *Outgoing whose Emit serializes it into the owner's
+// buffer; nothing is allocated per segment. After each call the owner
+// collects TakeEvents() (EventEstablished, EventReadable, EventWritable,
+// EventPeerClosed, EventClosed with Err() = nil, ErrRefused, ErrReset,
+// ErrTimedOut or ErrAborted; EventStalled at R1) and NextDeadline().
+//
+// For segments that match no connection the demultiplexer uses
+// ClassifyListen (LISTEN rules), RejectSegment (the RST for a closed port)
+// and ISN (RFC 6528 initial sequence numbers). When a Conn in TIME-WAIT
+// closes because of a new SYN (TimeWaitReuse), the owner passes that SYN
+// to the listener again.
+//
+// # Choices
+//
+//   - RTO: RFC 6298 with Karn's rule and doubling backoff, minimum 200 ms as
+//     on Linux (RFC 6298 asks for 1 s; Config.MinRTO restores that), maximum
+//     60 s, initial 1 s.
+//   - Congestion control sits behind the CongestionControl interface
+//     (NewReno of RFC 5681/6582 by default); NewReno loss recovery lives in
+//     the sender so SACK recovery can replace it.
+//   - Buffers are bounded (Config.SendBufferSize, RecvBufferSize) and take
+//     memory in 16 KiB pooled chunks only while they hold bytes, so an idle
+//     connection costs about a kilobyte.
+//   - Out-of-order data is kept within the advertised window in at most
+//     eight disjoint ranges.
+//   - TIME-WAIT is 2*MSL with MSL 30 s; a RST does not end it (RFC 1337).
+//   - Urgent data is not supported: the URG bit and pointer are ignored and
+//     the bytes are delivered inline (RFC 6093).
+//   - Data carried on a SYN is not kept; the peer retransmits it.
 package tcp

@@ -1,0 +1,326 @@
+package tcp
+
+import "time"
+
+// HandleSegment processes one inbound segment, already checksum-verified,
+// that arrived on tuple t (Local is where it arrived, Remote where it came
+// from). This is RFC 9293 §3.10.7 "SEGMENT ARRIVES" with the RFC 5961
+// mitigations. Replies and any data that can now go out are emitted before
+// it returns.
+func (c *Conn) HandleSegment(now time.Time, t Tuple, seg *Segment) {
+	c.stats.SegmentsIn++
+	switch c.state {
+	case StateClosed:
+		// §3.10.7.1: a segment for a connection that does not exist.
+		if rst, ok := RejectSegment(seg); ok {
+			c.emitHeader(t, &rst)
+		}
+		return
+	case StateListen:
+		c.inputListen(now, t, seg)
+		return
+	}
+	if t != c.tuple {
+		c.stats.DroppedForeign++
+		return
+	}
+	if c.state == StateSynSent {
+		c.inputSynSent(now, seg)
+	} else {
+		c.inputSynchronized(now, seg)
+	}
+	c.output(now)
+}
+
+// inputListen is §3.10.7.2.
+func (c *Conn) inputListen(now time.Time, t Tuple, seg *Segment) {
+	if t.Local != c.tuple.Local && c.tuple.Local.IsValid() {
+		c.stats.DroppedForeign++
+		return
+	}
+	switch ClassifyListen(seg) {
+	case ListenReset:
+		if rst, ok := RejectSegment(seg); ok {
+			c.emitHeader(t, &rst)
+		}
+	case ListenAccept:
+		if !t.valid() {
+			c.stats.DroppedForeign++
+			return
+		}
+		c.tuple = t
+		c.acceptSYN(now, seg, ISN(c.cfg.ISNSecret, t, now))
+	}
+}
+
+// acceptSYN turns a connection request into SYN-RECEIVED and answers it.
+func (c *Conn) acceptSYN(now time.Time, syn *Segment, iss Seq) {
+	c.initSend(iss)
+	c.passive = true
+	c.irs = syn.Seq()
+	c.rcvNxt = c.irs + 1
+	c.takeSYNOptions(syn)
+	// RFC 7323 §2.2: the window field of a SYN is never scaled.
+	c.sndWnd = int(syn.Window())
+	c.maxSndWnd = c.sndWnd
+	c.sndWl1 = syn.Seq()
+	c.state = StateSynReceived
+	c.sendSYN(now)
+}
+
+// takeSYNOptions records what the peer's SYN (or SYN-ACK) negotiates.
+func (c *Conn) takeSYNOptions(seg *Segment) {
+	o := seg.Options()
+	if o.HasMSS {
+		c.peerMSS = int(o.MSS)
+	}
+	c.updateMSS()
+	if o.HasWindowScale && !c.cfg.NoWindowScale {
+		c.wsOK = true
+		// RFC 7323 §2.3: a shift above 14 is treated as 14.
+		c.sndShift = min(o.WindowScale, MaxWindowScale)
+	} else {
+		c.wsOK = false
+		c.sndShift, c.rcvShift = 0, 0
+	}
+}
+
+// inputSynSent is §3.10.7.3.
+func (c *Conn) inputSynSent(now time.Time, seg *Segment) {
+	f := seg.Flags()
+	if f&FlagACK != 0 {
+		ack := seg.Ack()
+		if ack.LessEq(c.iss) || ack.GreaterThan(c.sndMax) {
+			if f&FlagRST == 0 {
+				c.sendRST(now, ack)
+			}
+			c.stats.DroppedUnacceptable++
+			return
+		}
+	}
+	if f&FlagRST != 0 {
+		// RFC 5961 §3.2: in SYN-SENT a reset is believed only when it
+		// acknowledges our SYN, which the check above ensured.
+		if f&FlagACK != 0 {
+			c.enterClosed(ErrRefused)
+		} else {
+			c.stats.DroppedOutOfWindowRST++
+		}
+		return
+	}
+	if f&FlagSYN == 0 {
+		return
+	}
+	c.irs = seg.Seq()
+	c.rcvNxt = c.irs + 1
+	c.takeSYNOptions(seg)
+	if f&FlagACK == 0 {
+		// Simultaneous open (§3.10.7.3, figure 8): answer with SYN-ACK
+		// and wait in SYN-RECEIVED. Data in the SYN is not kept.
+		c.state = StateSynReceived
+		c.sndWnd = int(seg.Window())
+		c.maxSndWnd = c.sndWnd
+		c.sndWl1 = seg.Seq()
+		c.sendSYNACK(now)
+		return
+	}
+	c.ackAdvance(now, seg.Ack())
+	c.sndWnd = int(seg.Window()) // unscaled in a SYN (RFC 7323 §2.2)
+	c.maxSndWnd = c.sndWnd
+	c.sndWl1, c.sndWl2 = seg.Seq(), seg.Ack()
+	c.rcvAdv = c.rcvNxt.Add(min(c.cfg.RecvBufferSize, 0xffff))
+	c.establish(now)
+	c.ackNow = true
+	// Any data or FIN with the SYN-ACK is processed as in ESTABLISHED
+	// (the sixth step of §3.10.7.3).
+	c.receiveText(now, seg, seg.Seq()+1)
+}
+
+// establish enters ESTABLISHED (or FIN-WAIT-1 if CloseWrite came first).
+func (c *Conn) establish(now time.Time) {
+	c.state = StateEstablished
+	c.events |= EventEstablished
+	if c.finQueued {
+		c.state = StateFinWait1
+	}
+	c.retries = 0
+	c.lastAckRecv = now
+	c.armKeepAlive(now)
+}
+
+// acceptable is the segment acceptability test of RFC 9293 §3.10.7.4.
+func (c *Conn) acceptable(seq Seq, segLen int) bool {
+	wnd := c.rcvWnd()
+	switch {
+	case segLen == 0 && wnd == 0:
+		return seq == c.rcvNxt
+	case segLen == 0:
+		return seq.InWindow(c.rcvNxt, wnd)
+	case wnd == 0:
+		return false
+	}
+	return seq.InWindow(c.rcvNxt, wnd) || seq.Add(segLen-1).InWindow(c.rcvNxt, wnd)
+}
+
+// inputSynchronized is §3.10.7.4 for SYN-RECEIVED and every later state.
+func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
+	f := seg.Flags()
+	seq := seg.Seq()
+	segLen := seg.Len()
+
+	if f&(FlagSYN|FlagACK|FlagRST) == FlagSYN {
+		if c.state == StateTimeWait && seq.GreaterThan(c.rcvNxt) {
+			// RFC 1122 §4.2.2.13: a new incarnation may reuse the
+			// pair if its sequence numbers are above the old ones.
+			c.reuse = true
+			c.enterClosed(nil)
+			return
+		}
+		if c.state == StateSynReceived && seq == c.irs {
+			// The peer did not get our SYN-ACK and sent its SYN
+			// again: answer it again.
+			c.sendSYNACK(now)
+			return
+		}
+	}
+
+	// First: the sequence number.
+	ok := c.acceptable(seq, segLen)
+	zeroWindowProbe := false
+	if !ok && c.rcvWnd() == 0 && seq == c.rcvNxt && f&FlagSYN == 0 {
+		// §3.10.7.4: with a zero window, still take the ACK (and RST)
+		// of a segment at RCV.NXT; its data is dropped and ACKed.
+		ok, zeroWindowProbe = true, true
+	}
+	if !ok {
+		c.stats.DroppedUnacceptable++
+		switch {
+		case f&FlagRST != 0:
+			c.stats.DroppedOutOfWindowRST++
+		case f&FlagSYN != 0:
+			c.challengeACK(now) // RFC 5961 §4.2
+		default:
+			c.ackNow = true
+			if c.state == StateTimeWait && f&FlagFIN != 0 {
+				// The peer did not get our last ACK: restart
+				// TIME-WAIT as for an acceptable FIN.
+				c.timers[timerLinger] = now.Add(2 * c.cfg.MSL)
+			}
+		}
+		return
+	}
+
+	// Second: RST (RFC 5961 §3.2: exact match resets, else challenge).
+	if f&FlagRST != 0 {
+		if seq != c.rcvNxt {
+			c.challengeACK(now)
+			return
+		}
+		c.inputRST()
+		return
+	}
+
+	// Fourth: SYN in a synchronized state (RFC 5961 §4.2; RFC 9293
+	// adopts it): challenge ACK, whatever its sequence number.
+	if f&FlagSYN != 0 {
+		c.challengeACK(now)
+		return
+	}
+
+	// Fifth: ACK.
+	if f&FlagACK == 0 {
+		return
+	}
+	c.lastAckRecv = now
+	c.keepProbes = 0
+	c.armKeepAlive(now)
+	if c.state == StateSynReceived {
+		ack := seg.Ack()
+		if !ack.GreaterThan(c.sndUna) || ack.GreaterThan(c.sndMax) {
+			c.sendRST(now, ack)
+			return
+		}
+		c.sndWnd = int(seg.Window()) << c.sndShift
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		c.sndWl1, c.sndWl2 = seq, ack
+		c.establish(now)
+	}
+	if !c.inputACK(now, seg) {
+		return
+	}
+	switch c.state {
+	case StateFinWait1:
+		if c.finAcked() {
+			c.state = StateFinWait2
+			if c.readClosed {
+				c.timers[timerLinger] = now.Add(c.cfg.FinWait2Timeout)
+			}
+		}
+	case StateClosing:
+		if c.finAcked() {
+			c.enterTimeWait(now)
+		}
+	case StateLastAck:
+		if c.finAcked() {
+			c.enterClosed(nil)
+			return
+		}
+	}
+
+	// Sixth is URG, which is ignored (RFC 6093). Seventh and eighth: the
+	// text and the FIN.
+	if zeroWindowProbe {
+		c.ackNow = true
+		return
+	}
+	c.receiveText(now, seg, seq)
+}
+
+// inputRST handles an acceptable reset.
+func (c *Conn) inputRST() {
+	switch c.state {
+	case StateSynReceived:
+		if c.fromListen {
+			// §3.10.7.4: a passive open goes back to LISTEN.
+			local, stats := c.tuple.Local, c.stats
+			*c = *Listen(&c.cfg, local, c.emit)
+			c.stats = stats
+			return
+		}
+		if c.passive {
+			c.enterClosed(ErrReset)
+		} else {
+			c.enterClosed(ErrRefused)
+		}
+	case StateTimeWait:
+		// RFC 1337: a reset must not cut TIME-WAIT short, or an old
+		// duplicate could be taken into a new incarnation.
+	case StateClosing, StateLastAck:
+		c.enterClosed(nil)
+	default:
+		c.enterClosed(ErrReset)
+	}
+}
+
+// finAcked reports whether our FIN has been acknowledged.
+func (c *Conn) finAcked() bool {
+	return c.finQueued && c.sndUna == c.sndqSeq.Add(c.sndq.ext+1)
+}
+
+// challengeACK sends an ACK with the current numbers in answer to a
+// suspicious segment (RFC 5961 §3.2, §4.2, §5.2), at most
+// ChallengeACKLimit per second (§7). The limit is per connection so that
+// it cannot become the global side channel of CVE-2016-5696.
+func (c *Conn) challengeACK(now time.Time) {
+	if now.Sub(c.chalStart) >= time.Second || now.Before(c.chalStart) {
+		c.chalStart = now
+		c.chalCount = 0
+	}
+	if c.chalCount >= c.cfg.ChallengeACKLimit {
+		c.stats.ChallengeACKsLimited++
+		return
+	}
+	c.chalCount++
+	c.stats.ChallengeACKs++
+	c.sendACK(now)
+}

@@ -1,0 +1,266 @@
+package tcp
+
+import (
+	"container/heap"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// A seeded in-memory link between two control blocks: each packet is
+// delayed by a base latency plus jitter (which reorders), and may be lost,
+// duplicated or corrupted.
+
+type packet struct {
+	at   time.Time
+	seq  int // tie-breaker keeping the heap deterministic
+	toB  bool
+	data []byte
+}
+
+type packetHeap []*packet
+
+func (p packetHeap) Len() int { return len(p) }
+func (p packetHeap) Less(i, j int) bool {
+	if !p[i].at.Equal(p[j].at) {
+		return p[i].at.Before(p[j].at)
+	}
+	return p[i].seq < p[j].seq
+}
+func (p packetHeap) Swap(i, j int) { p[i], p[j] = p[j], p[i] }
+func (p *packetHeap) Push(x any)   { *p = append(*p, x.(*packet)) }
+func (p *packetHeap) Pop() any {
+	old := *p
+	x := old[len(old)-1]
+	*p = old[:len(old)-1]
+	return x
+}
+
+type linkConfig struct {
+	seed                       uint64
+	loss, dup, corrupt, jitter float64 // probabilities; jitter: share of packets delayed extra
+	delay                      time.Duration
+	rate                       int // bytes per second each way, 0 for unlimited
+}
+
+type link struct {
+	t       testing.TB
+	cfg     linkConfig
+	rng     *rand.Rand
+	q       packetHeap
+	n       int
+	now     time.Time
+	busy    [2]time.Time // when each direction's "wire" frees up
+	a, b    *Conn
+	cfgA    Config
+	cfgB    Config
+	dropped int
+	sent    int
+}
+
+func (l *link) send(toB bool, o *Outgoing) {
+	buf := make([]byte, o.Len())
+	if _, err := o.Emit(buf); err != nil {
+		l.t.Fatalf("emit: %v", err)
+	}
+	l.sent++
+	if l.rng.Float64() < l.cfg.loss {
+		l.dropped++
+		return
+	}
+	copies := 1
+	if l.rng.Float64() < l.cfg.dup {
+		copies = 2
+	}
+	dir := 0
+	if toB {
+		dir = 1
+	}
+	start := l.now
+	if l.cfg.rate > 0 {
+		// Serialize on a wire of finite rate, so queues build and
+		// congestion control has something to do.
+		if l.busy[dir].After(start) {
+			start = l.busy[dir]
+		}
+		start = start.Add(time.Duration(len(buf)) * time.Second / time.Duration(l.cfg.rate))
+		l.busy[dir] = start
+	}
+	for i := 0; i < copies; i++ {
+		data := buf
+		if i > 0 {
+			data = append([]byte(nil), buf...)
+		}
+		if l.rng.Float64() < l.cfg.corrupt {
+			data[l.rng.IntN(len(data))] ^= 1 << l.rng.IntN(8)
+		}
+		at := start.Add(l.cfg.delay)
+		if l.rng.Float64() < l.cfg.jitter {
+			at = at.Add(time.Duration(l.rng.Int64N(int64(3 * l.cfg.delay))))
+		}
+		l.n++
+		heap.Push(&l.q, &packet{at: at, seq: l.n, toB: toB, data: data})
+	}
+}
+
+var tupleA = Tuple{Local: tRemote, Remote: tLocal}
+
+func (l *link) deliver(p *packet) {
+	seg, err := NewSegment(p.data)
+	if err != nil {
+		return
+	}
+	if p.toB {
+		if !seg.VerifyChecksumAddrs(tRemote.Addr(), tLocal.Addr()) {
+			return
+		}
+		if l.b == nil {
+			if ClassifyListen(&seg) != ListenAccept {
+				return
+			}
+			c, err := Accept(&l.cfgB, tTuple, &seg, ISN([16]byte{1}, tTuple, l.now), l.now, func(o *Outgoing) { l.send(false, o) })
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			l.b = c
+			return
+		}
+		l.b.HandleSegment(l.now, tTuple, &seg)
+	} else {
+		if !seg.VerifyChecksumAddrs(tLocal.Addr(), tRemote.Addr()) {
+			return
+		}
+		l.a.HandleSegment(l.now, tupleA, &seg)
+	}
+}
+
+// step advances to the next event (packet or timer) and handles it. It
+// reports false when nothing is left to happen.
+func (l *link) step() bool {
+	next := time.Time{}
+	if len(l.q) > 0 {
+		next = l.q[0].at
+	}
+	for _, c := range []*Conn{l.a, l.b} {
+		if c == nil {
+			continue
+		}
+		if d := c.NextDeadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
+	if next.IsZero() {
+		return false
+	}
+	if next.After(l.now) {
+		l.now = next
+	}
+	for len(l.q) > 0 && !l.q[0].at.After(l.now) {
+		l.deliver(heap.Pop(&l.q).(*packet))
+	}
+	for _, c := range []*Conn{l.a, l.b} {
+		if c != nil {
+			if d := c.NextDeadline(); !d.IsZero() && !d.After(l.now) {
+				c.HandleTimer(l.now)
+			}
+		}
+	}
+	return true
+}
+
+// transfer moves size seeded-random bytes from A to B over the link and
+// checks they arrive intact, with both ends closing cleanly.
+func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, time.Duration) {
+	l := &link{t: t, cfg: lc, rng: rand.New(rand.NewPCG(lc.seed, 99)), now: t0, cfgA: cfgA, cfgB: cfgB}
+	a, err := Connect(&l.cfgA, tupleA, ISN([16]byte{2}, tupleA, l.now), l.now, func(o *Outgoing) { l.send(true, o) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.a = a
+	src := rand.New(rand.NewChaCha8([32]byte{byte(lc.seed)}))
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(src.Uint32())
+	}
+	want := sha256.Sum256(data)
+	got := sha256.New()
+	buf := make([]byte, 10000)
+	written, received := 0, 0
+	aClosed, bClosed := false, false
+	start := l.now
+	for steps := 0; ; steps++ {
+		if steps > 20_000_000 || l.now.Sub(start) > time.Hour {
+			t.Fatalf("stuck: written %d received %d A=%v B=%v", written, received, a.State(), l.b.State())
+		}
+		// The applications: A writes as fast as the buffer allows, then
+		// closes; B reads as fast as data comes, then closes on EOF.
+		for written < size {
+			n, err := a.Write(l.now, data[written:])
+			if err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if n == 0 {
+				break
+			}
+			written += n
+		}
+		if written == size && !aClosed {
+			a.Close(l.now)
+			aClosed = true
+		}
+		if l.b != nil && !bClosed {
+			for {
+				n, err := l.b.Read(l.now, buf)
+				got.Write(buf[:n])
+				received += n
+				if err == io.EOF {
+					l.b.Close(l.now)
+					bClosed = true
+					break
+				}
+				if err != nil {
+					t.Fatalf("read: %v (received %d)", err, received)
+				}
+				if n == 0 {
+					break
+				}
+			}
+		}
+		a.TakeEvents()
+		if l.b != nil {
+			l.b.TakeEvents()
+		}
+		if !l.step() {
+			break
+		}
+	}
+	if received != size {
+		t.Fatalf("received %d of %d bytes", received, size)
+	}
+	if [32]byte(got.Sum(nil)) != want {
+		t.Fatal("SHA-256 differs")
+	}
+	if a.State() != StateClosed || l.b.State() != StateClosed || a.Err() != nil || l.b.Err() != nil {
+		t.Fatalf("final A=%v/%v B=%v/%v", a.State(), a.Err(), l.b.State(), l.b.Err())
+	}
+	return l, l.now.Sub(start)
+}
+
+func TestLinkClean(t *testing.T) {
+	cfg := Config{}
+	l, d := transfer(t, linkConfig{seed: 1, delay: 5 * time.Millisecond, rate: 10 << 20}, 4<<20, cfg, cfg)
+	t.Logf("clean: %v virtual, %d packets, A %+v", d, l.sent, l.a.Stats())
+	if l.a.Stats().Retransmits != 0 {
+		t.Fatalf("retransmissions on a clean link: %+v", l.a.Stats())
+	}
+}
+
+func TestLinkLossy(t *testing.T) {
+	cfg := Config{}
+	for seed := uint64(1); seed <= 3; seed++ {
+		l, d := transfer(t, linkConfig{seed: seed, loss: 0.03, dup: 0.02, corrupt: 0.01, jitter: 0.1, delay: 10 * time.Millisecond, rate: 5 << 20}, 4<<20, cfg, cfg)
+		t.Logf("seed %d: %v virtual, %d sent, %d dropped, A %+v, B %+v", seed, d, l.sent, l.dropped, l.a.Stats(), l.b.Stats())
+	}
+}

@@ -1,0 +1,382 @@
+package tcp
+
+import "time"
+
+// Outgoing is one segment the control block wants sent: its addresses, its
+// header and a reference to its payload inside the send buffer. It is
+// handed to the Emitter and valid only during that call.
+type Outgoing struct {
+	Tuple  Tuple // Local is the source, Remote the destination
+	Header Header
+	q      *byteQueue
+	off, n int
+}
+
+// PayloadLen returns the number of data bytes.
+func (o *Outgoing) PayloadLen() int { return o.n }
+
+// Len returns the segment length: header, options and payload.
+func (o *Outgoing) Len() int { return o.Header.Len() + o.n }
+
+// CopyPayload copies the payload into p and returns how many bytes it
+// copied.
+func (o *Outgoing) CopyPayload(p []byte) int {
+	if o.q == nil || o.n == 0 {
+		return 0
+	}
+	return o.q.readAt(o.off, p[:min(len(p), o.n)])
+}
+
+// Emit serializes the segment, checksum included, into b and returns its
+// length. b must hold Len() bytes.
+func (o *Outgoing) Emit(b []byte) (int, error) {
+	hl := o.Header.Len()
+	total := hl + o.n
+	if hl > MaxHeaderLen {
+		return 0, ErrOptionsTooLong
+	}
+	if len(b) < total {
+		return 0, ErrBufferTooSmall
+	}
+	o.Header.putHeader(b, hl)
+	if o.n > 0 {
+		o.q.readAt(o.off, b[hl:total])
+	}
+	setChecksum(b[:total], o.Tuple.Local.Addr(), o.Tuple.Remote.Addr())
+	return total, nil
+}
+
+// emitHeader sends a payload-less segment with header h on tuple t.
+func (c *Conn) emitHeader(t Tuple, h *Header) {
+	c.out = Outgoing{Tuple: t, Header: *h}
+	c.stats.SegmentsOut++
+	c.emit(&c.out)
+}
+
+// emitSegment sends a segment of ours: flags, sequence number seq and n
+// bytes of the send buffer from offset off. Every segment but a reset in
+// answer to a stray one carries the ACK and the current window, so any
+// pending acknowledgment is now done.
+func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
+	o := &c.out
+	*o = Outgoing{Tuple: c.tuple}
+	h := &o.Header
+	h.SrcPort, h.DstPort = c.tuple.Local.Port(), c.tuple.Remote.Port()
+	h.Seq = seq
+	h.Flags = flags
+	if flags&FlagSYN != 0 {
+		// RFC 7323 §2.2: the window of a SYN is not scaled.
+		h.Window = uint16(min(c.rcvSpace(), 0xffff))
+		h.Options.HasMSS = true
+		h.Options.MSS = uint16(c.advertisedMSS())
+		if !c.cfg.NoWindowScale && (c.state == StateSynSent || c.wsOK) {
+			h.Options.HasWindowScale = true
+			h.Options.WindowScale = c.rcvShift
+		}
+	}
+	if flags&FlagACK != 0 {
+		h.Ack = c.rcvNxt
+		if flags&FlagSYN == 0 {
+			h.Window = c.advertise()
+		} else {
+			c.rcvAdv = c.rcvNxt.Add(int(h.Window))
+		}
+		c.ackNow = false
+		c.ackPending = 0
+		c.timers[timerDelayedAck] = time.Time{}
+	}
+	if n > 0 {
+		o.q, o.off, o.n = &c.sndq, off, n
+	}
+	c.lastSend = now
+	c.stats.SegmentsOut++
+	c.emit(o)
+}
+
+// sendACK sends a bare ACK with the current numbers.
+func (c *Conn) sendACK(now time.Time) {
+	c.emitSegment(now, c.sndNxt, FlagACK, 0, 0)
+}
+
+// sendRST sends <SEQ=seq><CTL=RST> on the connection's tuple.
+func (c *Conn) sendRST(now time.Time, seq Seq) {
+	h := Header{
+		SrcPort: c.tuple.Local.Port(), DstPort: c.tuple.Remote.Port(),
+		Seq: seq, Flags: FlagRST,
+	}
+	c.lastSend = now
+	c.emitHeader(c.tuple, &h)
+}
+
+// sendSYN sends our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) and arms its
+// retransmission.
+func (c *Conn) sendSYN(now time.Time) {
+	if c.state == StateSynReceived {
+		c.sendSYNACK(now)
+		return
+	}
+	c.emitSegment(now, c.iss, FlagSYN, 0, 0)
+	c.afterSYN(now)
+}
+
+// sendSYNACK sends <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+func (c *Conn) sendSYNACK(now time.Time) {
+	c.emitSegment(now, c.iss, FlagSYN|FlagACK, 0, 0)
+	c.afterSYN(now)
+}
+
+func (c *Conn) afterSYN(now time.Time) {
+	if c.sndNxt == c.iss {
+		c.sndNxt = c.iss + 1
+		c.sndMax = c.sndNxt
+		if c.retries == 0 {
+			c.startRTT(now, c.iss)
+		}
+	}
+	if c.timers[timerRetransmit].IsZero() {
+		c.timers[timerRetransmit] = now.Add(c.rto)
+	}
+}
+
+// cwnd is the congestion window in force: the recovery window during fast
+// recovery (RFC 6582 inflates and deflates it), else the algorithm's.
+func (c *Conn) cwnd() int {
+	if c.inRecovery {
+		return c.recWnd
+	}
+	if c.cc == nil {
+		return 0
+	}
+	return c.cc.Window()
+}
+
+// dataEnd is the sequence number just past the last queued byte, which is
+// also the sequence number of our FIN when one is queued.
+func (c *Conn) dataEnd() Seq { return c.sndqSeq.Add(c.sndq.ext) }
+
+// output sends whatever the state, the windows, Nagle and SWS avoidance
+// allow, then a bare ACK if one is still owed.
+func (c *Conn) output(now time.Time) {
+	if c.state.canSendData() {
+		for c.sendData(now) {
+		}
+	}
+	if c.ackNow && c.state.synchronized() {
+		c.sendACK(now)
+	}
+	c.armUserTimeout(now)
+}
+
+// sendData sends at most one segment of data and/or FIN and reports
+// whether it did.
+func (c *Conn) sendData(now time.Time) bool {
+	finSeq := c.dataEnd()
+	if c.finQueued && c.sndNxt.GreaterThan(finSeq) {
+		return false // everything, FIN included, is out
+	}
+	off := c.sndNxt.Sub(c.sndqSeq)
+	avail := c.sndq.ext - off
+	if off < 0 || avail < 0 {
+		return false
+	}
+	flight := c.sndNxt.Sub(c.sndUna)
+	if flight == 0 && !c.lastSend.IsZero() && now.Sub(c.lastSend) > c.rto && c.cc != nil {
+		c.cc.OnIdle(now) // RFC 5681 §4.1 restart window
+	}
+	retransmitting := c.sndNxt.LessThan(c.sndMax)
+	usable := min(c.sndWnd, c.cwnd()) - flight
+	n := max(min(avail, c.sndMSS, usable), 0)
+	fin := c.finQueued && n == avail
+	if n == 0 && !fin {
+		if avail > 0 && flight == 0 {
+			c.armPersist(now)
+		}
+		return false
+	}
+	if n == 0 && usable <= 0 && flight > 0 {
+		return false // a lone FIN waits for the window like data
+	}
+	if !retransmitting && n < c.sndMSS && !fin {
+		if n < avail {
+			// Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-
+			// limited small segment goes only if it is at least
+			// half the largest window the peer offered; otherwise
+			// the persist timer is the override timeout.
+			if n < c.maxSndWnd/2 {
+				if flight == 0 {
+					c.armPersist(now)
+				}
+				return false
+			}
+		} else if !c.noDelay && flight > 0 {
+			// Nagle (RFC 9293 §3.7.4): one small segment in flight.
+			return false
+		}
+	}
+	flags := FlagACK
+	if fin {
+		flags |= FlagFIN
+	}
+	if n > 0 && n == avail {
+		flags |= FlagPSH
+	}
+	seq := c.sndNxt
+	if c.persisting {
+		c.persisting = false
+		c.timers[timerRetransmit] = time.Time{}
+	}
+	c.emitSegment(now, seq, flags, off, n)
+	if retransmitting {
+		c.stats.Retransmits++
+	} else if !c.rttTiming && n > 0 {
+		c.startRTT(now, seq.Add(n-1))
+	}
+	c.sndNxt = seq.Add(n)
+	if fin {
+		c.sndNxt = c.sndNxt.Add(1)
+	}
+	c.sndMax = MaxSeq(c.sndMax, c.sndNxt)
+	if c.timers[timerRetransmit].IsZero() {
+		c.timers[timerRetransmit] = now.Add(c.rto)
+	}
+	return true
+}
+
+// retransmitFirst resends the first unacknowledged segment without moving
+// SND.NXT (fast retransmit, RFC 5681 §3.2, and NewReno partial ACKs, RFC
+// 6582 §3.2).
+func (c *Conn) retransmitFirst(now time.Time) {
+	off := c.sndUna.Sub(c.sndqSeq)
+	avail := c.sndq.ext - off
+	if off < 0 || avail < 0 {
+		return
+	}
+	n := min(avail, c.sndMSS, c.sndMax.Sub(c.sndUna))
+	flags := FlagACK
+	if c.finQueued && n == avail && c.sndMax.GreaterThan(c.dataEnd()) {
+		flags |= FlagFIN
+	}
+	if n == 0 && flags&FlagFIN == 0 {
+		return
+	}
+	c.rttTiming = false // Karn's rule
+	c.stats.Retransmits++
+	c.emitSegment(now, c.sndUna, flags, off, n)
+}
+
+// ackAdvance moves SND.UNA to ack, releasing acknowledged data, and
+// returns how many data bytes that freed.
+func (c *Conn) ackAdvance(now time.Time, ack Seq) int {
+	acked := 0
+	if d := MinSeq(ack, c.dataEnd()).Sub(c.sndqSeq); d > 0 {
+		c.sndq.discard(d)
+		c.sndqSeq = c.sndqSeq.Add(d)
+		acked = d
+		c.events |= EventWritable
+	}
+	if c.rttTiming && ack.GreaterThan(c.rttSeq) {
+		c.rttSample(now.Sub(c.rttStart))
+	}
+	c.sndUna = ack
+	if c.sndNxt.LessThan(ack) {
+		c.sndNxt = ack
+	}
+	// Forward progress: the backoff and the retry count start over.
+	c.retries = 0
+	c.firstRetransmit = time.Time{}
+	c.rto = c.computeRTO()
+	c.timers[timerUser] = time.Time{}
+	return acked
+}
+
+// inputACK is the ACK processing of §3.10.7.4 for ESTABLISHED and later
+// states, with the acceptability rule of RFC 5961 §5.2 and NewReno loss
+// recovery. It reports false when the segment must be dropped.
+func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
+	ack := seg.Ack()
+	if ack.GreaterThan(c.sndMax) {
+		// Acknowledges data never sent (RFC 5961 §5.2).
+		c.challengeACK(now)
+		return false
+	}
+	if ack.LessThan(c.sndUna.Add(-c.maxSndWnd)) {
+		// Too old to be a duplicate of anything in flight.
+		c.challengeACK(now)
+		return false
+	}
+	wnd := int(seg.Window()) << c.sndShift
+	seq := seg.Seq()
+	flight := c.sndMax.Sub(c.sndUna)
+
+	if ack.GreaterThan(c.sndUna) {
+		acked := ack.Sub(c.sndUna)
+		dataAcked := c.ackAdvance(now, ack)
+		c.persistShift = 0
+		if c.inRecovery {
+			if ack.GreaterThan(c.recover) {
+				// Full acknowledgment: leave fast recovery (RFC 6582
+				// §3.2 step 3).
+				c.inRecovery = false
+				c.dupAcks = 0
+				c.cc.OnRecoveryEnd(now, c.sndMax.Sub(c.sndUna))
+			} else {
+				// Partial acknowledgment (step 4): retransmit the next
+				// hole, deflate by what was acked, add back one SMSS
+				// if at least that much was, and restart the timer.
+				c.retransmitFirst(now)
+				c.recWnd = max(c.recWnd-acked, c.sndMSS)
+				if acked >= c.sndMSS {
+					c.recWnd += c.sndMSS
+				}
+				c.timers[timerRetransmit] = now.Add(c.rto)
+			}
+		} else {
+			c.dupAcks = 0
+			c.cc.OnAck(now, dataAcked, flight, c.srtt)
+		}
+		if c.sndUna == c.sndMax {
+			c.timers[timerRetransmit] = time.Time{}
+			c.persisting = false
+		} else if !c.persisting {
+			c.timers[timerRetransmit] = now.Add(c.rto) // RFC 6298 (5.3)
+		}
+	} else if ack == c.sndUna && len(seg.Payload()) == 0 &&
+		seg.Flags()&(FlagSYN|FlagFIN) == 0 && wnd == c.sndWnd && flight > 0 {
+		// A duplicate ACK as RFC 5681 §2 defines it.
+		c.dupAcks++
+		switch {
+		case c.inRecovery:
+			c.recWnd += c.sndMSS // step 3 of RFC 6582 §3.2
+		case c.dupAcks == 3 && ack.GreaterThan(c.recover):
+			// Fast retransmit and enter fast recovery (RFC 6582
+			// §3.2 step 2; the recover check stops a second
+			// reduction for losses from the same window).
+			c.stats.FastRetransmits++
+			c.recover = c.sndMax.Add(-1)
+			c.cc.OnLoss(now, flight)
+			c.inRecovery = true
+			c.recWnd = c.cc.Window() + 3*c.sndMSS
+			c.retransmitFirst(now)
+		}
+	}
+
+	// Window update (§3.10.7.4): only from a segment newer than the one
+	// that last set the window, so old reordered segments cannot shrink
+	// it.
+	if c.sndWl1.LessThan(seq) || (c.sndWl1 == seq && c.sndWl2.LessEq(ack)) {
+		c.sndWnd = wnd
+		c.maxSndWnd = max(c.maxSndWnd, wnd)
+		c.sndWl1, c.sndWl2 = seq, ack
+		if wnd > 0 && c.persisting {
+			// The window opened: leave persist. A probe byte still
+			// unacknowledged is now ordinary outstanding data.
+			c.persisting = false
+			c.persistShift = 0
+			c.timers[timerRetransmit] = time.Time{}
+			if c.sndMax != c.sndUna {
+				c.timers[timerRetransmit] = now.Add(c.rto)
+			}
+		}
+	}
+	return true
+}
