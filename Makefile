@@ -1,0 +1,49 @@
+# actnet: the two set-up commands are `make demo` and `make test`.
+GO ?= go
+# gotestsum prints a one-line summary of the whole run at the end.
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
+# Fuzz targets run briefly in `make test`; longer with `make fuzz FUZZTIME=5m`.
+FUZZTIME ?= 3s
+
+.PHONY: all build demo test unit race fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -o bin/actnet ./cmd/actnet
+
+# As root: a network namespace with a tap, actnet serving in it, Linux
+# reaching it. Without root: two stacks in one process over the memory link.
+demo: build
+	@if [ "$$(id -u)" = 0 ]; then ./scripts/demo-tap.sh bin/actnet; \
+	else echo "(not root: running two stacks over the memory link)"; ./bin/actnet demo; fi
+
+# Everything CI checks: vet, staticcheck, the race-enabled test suite (tap
+# tests run as root inside namespaces they create), and each fuzz target.
+test: lint race fuzz
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; \
+	elif [ -x "$$($(GO) env GOPATH)/bin/staticcheck" ]; then "$$($(GO) env GOPATH)/bin/staticcheck" ./...; \
+	else echo "staticcheck not installed: $(GO) install honnef.co/go/tools/cmd/staticcheck@latest"; fi
+
+race:
+	$(GOTESTSUM) --format pkgname-and-test-fails -- -race -count=1 -timeout 15m ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+# Each fuzz target for FUZZTIME, one at a time (go test -fuzz takes one).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target"; \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,242 @@
+package actors
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actnet/actnet/layers/arp"
+	"github.com/actnet/actnet/layers/ethernet"
+	"github.com/actnet/actnet/mailbox"
+	"github.com/actnet/actnet/supervisor"
+)
+
+// awaitNeighbor hands the arp actor an outbound IPv4 packet whose next hop
+// has no resolved MAC yet. Frame is the complete frame but for its
+// destination MAC.
+type awaitNeighbor struct {
+	NextHop netip.Addr
+	Buf     *mailbox.Buffer
+	Frame   []byte
+}
+
+// arpDeadline is the arp actor's timer: retries, expiry, refresh.
+type arpDeadline struct{}
+
+// announceAddress sends one gratuitous ARP announcement (RFC 5227 §2.3).
+type announceAddress struct{ remaining int }
+
+// RFC 5227 §1.1 constants.
+const (
+	announceNum      = 2
+	announceInterval = 2 * time.Second
+	defendInterval   = 10 * time.Second
+)
+
+// arpActor answers ARP requests for the stack's address, learns the
+// addresses of its neighbours, resolves next hops for the IPv4 send path
+// (queueing packets until the answer comes), announces the stack's address
+// at start-up and defends it against conflicting claims (RFC 826, RFC 5227).
+type arpActor struct {
+	env   *Env
+	cache *arp.Cache[*awaitNeighbor]
+	guard supervisor.PacketGuard
+	c     *mailbox.LayerCounters
+	timer TimerID
+	armed time.Time
+
+	malformed, notForUs, badSender, conflicts, unresolved, overflow *mailbox.Counter
+	requestsSent, repliesSent, announcements                        *mailbox.Counter
+	lastDefence                                                     time.Time
+}
+
+func newARPActor(env *Env) *arpActor {
+	c := env.Counters.Layer("arp")
+	a := &arpActor{
+		env:           env,
+		c:             c,
+		guard:         newGuard(env, "arp", c),
+		timer:         NewTimerID(),
+		malformed:     c.Drop("malformed"),
+		notForUs:      c.Drop("not for us"),
+		badSender:     c.Drop("bad sender address"),
+		conflicts:     c.Drop("address conflict"),
+		unresolved:    c.Drop("out: unresolved next hop"),
+		overflow:      c.Drop("out: resolution queue full"),
+		requestsSent:  c.Event("requests sent"),
+		repliesSent:   c.Event("replies sent"),
+		announcements: c.Event("announcements sent"),
+	}
+	a.cache = arp.NewCache(arp.Config[*awaitNeighbor]{
+		Release: func(w *awaitNeighbor) {
+			a.overflow.Inc()
+			w.Buf.Release()
+		},
+	})
+	return a
+}
+
+func (a *arpActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Send(ctx.Self(), &announceAddress{remaining: announceNum})
+	case *announceAddress:
+		a.announce()
+		if m.remaining > 1 {
+			a.env.Schedule(NewTimerID(), ctx.Self(), a.env.Clock.Now().Add(announceInterval),
+				&announceAddress{remaining: m.remaining - 1})
+		}
+	case *mailbox.PacketsArrived:
+		changed := false
+		for i := range m.Packets {
+			p := &m.Packets[i]
+			a.c.Received.Inc()
+			a.guard.Handle(p.Network, func() {
+				if a.handle(p) {
+					changed = true
+				}
+			})
+		}
+		m.Release()
+		if changed {
+			a.publish()
+		}
+		a.rearm(ctx)
+	case *awaitNeighbor:
+		now := a.env.Clock.Now()
+		if mac, ok := a.cache.Lookup(m.NextHop, now); ok {
+			a.transmit(m, mac)
+			return
+		}
+		if a.cache.Enqueue(m.NextHop, m, now) {
+			a.request(m.NextHop)
+		}
+		a.rearm(ctx)
+	case *arpDeadline:
+		a.armed = time.Time{}
+		requests, failed := a.cache.Advance(a.env.Clock.Now())
+		for _, ip := range requests {
+			a.request(ip)
+		}
+		for _, w := range failed {
+			a.unresolved.Inc()
+			w.Buf.Release()
+		}
+		a.publish()
+		a.rearm(ctx)
+	}
+}
+
+// handle processes one received ARP packet and reports whether the cache
+// changed.
+func (a *arpActor) handle(p *mailbox.Packet) bool {
+	r, err := arp.Parse(p.Network)
+	if err != nil {
+		a.malformed.Inc()
+		return false
+	}
+	own := a.env.IPv4.Addr()
+	if r.SenderIP == own {
+		// Someone else claims our address: RFC 5227 §2.4. A forged reply
+		// must never overwrite what we know, and we defend the address
+		// at most once per DEFEND_INTERVAL.
+		if r.SenderHW != a.env.MAC {
+			a.conflicts.Inc()
+			a.env.Log.Warn().Str("mac", r.SenderHW.String()).Str("ip", own.String()).Msg("arp: address conflict")
+			if now := a.env.Clock.Now(); a.lastDefence.IsZero() || now.Sub(a.lastDefence) >= defendInterval {
+				a.lastDefence = now
+				a.announce()
+			}
+		}
+		return false
+	}
+	if !r.SenderHW.IsUnicast() {
+		a.badSender.Inc()
+		return false
+	}
+	now := a.env.Clock.Now()
+	changed := false
+	senderKnown := r.SenderIP.IsValid() && !r.SenderIP.IsUnspecified()
+	// RFC 826 "merge": refresh an entry we already have; create one only
+	// when the packet is addressed to us, so strangers cannot fill the
+	// cache. Only on-link senders are worth knowing.
+	if senderKnown && a.env.IPv4.Contains(r.SenderIP) {
+		var waiting []*awaitNeighbor
+		if r.TargetIP == own {
+			waiting, changed = a.cache.Insert(r.SenderIP, r.SenderHW, now), true
+		} else {
+			waiting, changed = a.cache.Update(r.SenderIP, r.SenderHW, now)
+		}
+		for _, w := range waiting {
+			a.transmit(w, r.SenderHW)
+		}
+	}
+	if r.TargetIP != own {
+		a.notForUs.Inc()
+		return changed
+	}
+	if r.Op == arp.Request {
+		a.reply(r)
+	}
+	return changed
+}
+
+// transmit sends a packet that was waiting for its next hop's MAC.
+func (a *arpActor) transmit(w *awaitNeighbor, mac ethernet.Addr) {
+	_ = a.env.writeFrame(w.Buf, w.Frame, mac, ethernet.IPv4)
+}
+
+func (a *arpActor) reply(req arp.Repr) {
+	a.send(arp.Repr{
+		Op:       arp.Reply,
+		SenderHW: a.env.MAC,
+		SenderIP: a.env.IPv4.Addr(),
+		TargetHW: req.SenderHW,
+		TargetIP: req.SenderIP,
+	}, req.SenderHW)
+	a.repliesSent.Inc()
+}
+
+func (a *arpActor) request(ip netip.Addr) {
+	a.send(arp.Repr{
+		Op:       arp.Request,
+		SenderHW: a.env.MAC,
+		SenderIP: a.env.IPv4.Addr(),
+		TargetIP: ip,
+	}, ethernet.Broadcast)
+	a.requestsSent.Inc()
+}
+
+// announce broadcasts a gratuitous ARP request for our own address, which
+// makes neighbours update their caches and reveals a duplicate.
+func (a *arpActor) announce() {
+	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
+	a.announcements.Inc()
+}
+
+func (a *arpActor) send(r arp.Repr, dst ethernet.Addr) {
+	buf := a.env.Pool.Get()
+	r.Emit(buf.B[mailbox.Headroom:])
+	frame := buf.B[mailbox.Headroom-ethernet.HeaderLen : mailbox.Headroom+r.Len()]
+	if a.env.writeFrame(buf, frame, dst, ethernet.ARP) == nil {
+		a.c.Sent.Inc()
+	}
+}
+
+// publish gives the send path a fresh read-only copy of the resolved
+// entries.
+func (a *arpActor) publish() {
+	m := a.cache.Snapshot()
+	a.env.Neighbors4.Store(&m)
+}
+
+// rearm keeps exactly one timer armed, for the cache's next deadline.
+func (a *arpActor) rearm(ctx actor.Context) {
+	next, ok := a.cache.NextDeadline()
+	if !ok || (!a.armed.IsZero() && !a.armed.After(next)) {
+		return
+	}
+	a.armed = next
+	a.env.Schedule(a.timer, ctx.Self(), next, &arpDeadline{})
+}

@@ -1,0 +1,130 @@
+package actors
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// Clock is where actors read the time and arm timers. The real clock is the
+// wall clock; the virtual clock moves only when a test advances it, which
+// makes every deadline in the stack deterministic (DESIGN.md, principle 7).
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func()) StopFunc
+}
+
+// StopFunc cancels a timer armed by AfterFunc. It reports whether the call
+// stopped the timer before it fired.
+type StopFunc func() bool
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns time.Now.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// AfterFunc arms a runtime timer.
+func (RealClock) AfterFunc(d time.Duration, f func()) StopFunc {
+	return time.AfterFunc(d, f).Stop
+}
+
+// VirtualClock is a clock that only moves when Advance is called. Timers due
+// at or before the new time fire in deadline order, synchronously, inside
+// Advance.
+type VirtualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	pending virtualTimers
+	seq     uint64
+}
+
+// NewVirtualClock returns a virtual clock reading start.
+func NewVirtualClock(start time.Time) *VirtualClock {
+	return &VirtualClock{now: start}
+}
+
+// Now reads the virtual time.
+func (c *VirtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// AfterFunc arms a virtual timer.
+func (c *VirtualClock) AfterFunc(d time.Duration, f func()) StopFunc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	t := &virtualTimer{at: c.now.Add(d), seq: c.seq, f: f, index: -1}
+	heap.Push(&c.pending, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if t.index < 0 {
+			return false
+		}
+		heap.Remove(&c.pending, t.index)
+		return true
+	}
+}
+
+// Advance moves the clock forward by d, firing every timer that falls due.
+func (c *VirtualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	target := c.now.Add(d)
+	for len(c.pending) > 0 && !c.pending[0].at.After(target) {
+		t := heap.Pop(&c.pending).(*virtualTimer)
+		if t.at.After(c.now) {
+			c.now = t.at
+		}
+		c.mu.Unlock()
+		t.f()
+		c.mu.Lock()
+	}
+	c.now = target
+	c.mu.Unlock()
+}
+
+// Pending reports how many timers are armed.
+func (c *VirtualClock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+type virtualTimer struct {
+	at    time.Time
+	seq   uint64
+	f     func()
+	index int
+}
+
+type virtualTimers []*virtualTimer
+
+func (h virtualTimers) Len() int { return len(h) }
+func (h virtualTimers) Less(i, j int) bool {
+	if h[i].at.Equal(h[j].at) {
+		return h[i].seq < h[j].seq
+	}
+	return h[i].at.Before(h[j].at)
+}
+func (h virtualTimers) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *virtualTimers) Push(x any) {
+	t := x.(*virtualTimer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *virtualTimers) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	t.index = -1
+	*h = old[:len(old)-1]
+	return t
+}

@@ -1,0 +1,79 @@
+// Package actors is the actor shell of actnet: one protoactor actor per
+// protocol layer, the timer actor, the device reader, and the stack actor
+// that spawns, wires and supervises them. Each actor owns one piece of pure
+// protocol state from layers/ and turns messages into calls on it
+// (DESIGN.md, principle 1).
+//
+// Inbound packets climb the layers as batched messages (reader → ethernet →
+// arp / ipv4 → transports). Outbound packets take a call chain instead: the
+// actor that builds a packet calls IPv4Output in its own goroutine, which
+// fills in the IP and Ethernet headers from a published copy of the neighbour
+// cache and writes the frame to the device. Only a neighbour-cache miss turns
+// into a message (to the arp actor, which queues the packet until the
+// address resolves). That keeps one mailbox hop per layer off the send path.
+package actors
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/layers/ethernet"
+	"github.com/actnet/actnet/mailbox"
+)
+
+// Env is what every actor of one stack shares. Its fields are set before the
+// first packet flows and read-only after, except where they are atomic.
+type Env struct {
+	Log      zerolog.Logger
+	Clock    Clock
+	Counters *mailbox.Counters
+	Pool     *mailbox.Pool
+	System   *actor.ActorSystem
+
+	Device device.Device
+	MAC    ethernet.Addr
+	MTU    int
+
+	IPv4     netip.Prefix // the stack's address and its on-link prefix
+	Gateway4 netip.Addr   // the default router; invalid when there is none
+
+	// Neighbors4 is the arp actor's latest published view of resolved
+	// addresses. Senders read it without a message round trip.
+	Neighbors4 atomic.Pointer[map[netip.Addr]ethernet.Addr]
+
+	PIDs PIDs
+
+	linkSent, linkErrors *mailbox.Counter
+	pings                pingWaiters
+}
+
+// PIDs are the addresses of the stack's actors.
+type PIDs struct {
+	Stack    *actor.PID
+	Timer    *actor.PID
+	Ethernet *actor.PID
+	ARP      *actor.PID
+	IPv4     *actor.PID
+}
+
+// send delivers a message from outside any actor context.
+func (e *Env) send(pid *actor.PID, msg any) {
+	if pid != nil {
+		e.System.Root.Send(pid, msg)
+	}
+}
+
+// Schedule asks the timer actor to send msg to target at the deadline.
+func (e *Env) Schedule(id TimerID, target *actor.PID, at time.Time, msg any) {
+	e.send(e.PIDs.Timer, &ScheduleTimer{ID: id, Target: target, At: at, Message: msg})
+}
+
+// Cancel asks the timer actor to forget a timer.
+func (e *Env) Cancel(id TimerID) {
+	e.send(e.PIDs.Timer, &CancelTimer{ID: id})
+}

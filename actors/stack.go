@@ -1,0 +1,164 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/layers/ethernet"
+	"github.com/actnet/actnet/mailbox"
+	"github.com/actnet/actnet/supervisor"
+)
+
+// Options configure Start.
+type Options struct {
+	Device   device.Device
+	IPv4     netip.Prefix
+	Gateway4 netip.Addr
+	Log      zerolog.Logger
+	Clock    Clock // RealClock when nil
+}
+
+// Running is a started set of layer actors on one device.
+type Running struct {
+	Env    *Env
+	Output *IPv4Output
+
+	system    *actor.ActorSystem
+	closeOnce sync.Once
+	closeErr  error
+	failed    chan struct{}
+	failOnce  sync.Once
+	failure   atomic.Pointer[error]
+}
+
+// wireLayers asks the stack actor to spawn its children.
+type wireLayers struct{}
+
+// layersWired answers wireLayers.
+type layersWired struct{ PIDs PIDs }
+
+// stackActor is the parent of every layer actor and supervises them with
+// supervisor.LayerStrategy.
+type stackActor struct {
+	env      *Env
+	out      *IPv4Output
+	inFlight *atomic.Int64
+}
+
+func (s *stackActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*wireLayers); !ok {
+		return
+	}
+	env := s.env
+	env.PIDs.Stack = ctx.Self()
+	spawn := func(name string, a actor.Actor) *actor.PID {
+		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), name)
+		if err != nil {
+			panic(fmt.Sprintf("actnet: spawning %s: %v", name, err))
+		}
+		return pid
+	}
+	env.PIDs.Timer = spawn("timer", newTimerActor(env.Clock))
+	env.PIDs.ARP = spawn("arp", newARPActor(env))
+	env.PIDs.IPv4 = spawn("ipv4", newIPv4Actor(env, s.out))
+	env.PIDs.Ethernet = spawn("ethernet", newEthernetActor(env, s.inFlight))
+	reader := spawn("reader", &readerActor{env: env, inFlight: s.inFlight})
+	ctx.Send(reader, &startReading{})
+	ctx.Respond(&layersWired{PIDs: env.PIDs})
+}
+
+// Start spawns the layer actors of one stack and starts reading the device.
+func Start(opts Options) (*Running, error) {
+	if opts.Device == nil {
+		return nil, errors.New("actnet: no device")
+	}
+	if !opts.IPv4.IsValid() || !opts.IPv4.Addr().Is4() {
+		return nil, fmt.Errorf("actnet: invalid IPv4 address %v", opts.IPv4)
+	}
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	mac := opts.Device.HardwareAddr()
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("actnet: device MAC %v is not a 6-byte Ethernet address", mac)
+	}
+	mtu := opts.Device.MTU()
+	if mtu < 576 {
+		return nil, fmt.Errorf("actnet: device MTU %d is below IPv4's minimum of 576", mtu)
+	}
+	r := &Running{failed: make(chan struct{})}
+	slogger := NewSlogLogger(opts.Log.With().Str("lib", "protoactor").Logger())
+	r.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
+	env := &Env{
+		Log:      opts.Log,
+		Clock:    opts.Clock,
+		Counters: mailbox.NewCounters(),
+		Pool:     mailbox.NewPool(mailbox.Headroom + mtu + ethernet.HeaderLen),
+		System:   r.system,
+		Device:   opts.Device,
+		MAC:      ethernet.Addr(mac),
+		MTU:      mtu,
+		IPv4:     opts.IPv4,
+		Gateway4: opts.Gateway4,
+	}
+	env.initLink()
+	r.Env = env
+	r.Output = NewIPv4Output(env)
+	strategy := supervisor.LayerStrategy(opts.Log, supervisor.DefaultLayerBudget(), func(child *actor.PID, reason any) {
+		r.fail(fmt.Errorf("actnet: layer %s failed: %v", child.Id, reason))
+	})
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &stackActor{env: env, out: r.Output, inFlight: new(atomic.Int64)}
+	}, actor.WithSupervisor(strategy))
+	pid, err := r.system.Root.SpawnNamed(props, "stack")
+	if err != nil {
+		r.system.Shutdown()
+		return nil, err
+	}
+	if _, err := r.system.Root.RequestFuture(pid, &wireLayers{}, 5*time.Second).Result(); err != nil {
+		r.system.Root.Stop(pid)
+		r.system.Shutdown()
+		return nil, fmt.Errorf("actnet: starting layers: %w", err)
+	}
+	return r, nil
+}
+
+// Failed is closed when a layer has failed beyond its crash budget.
+func (r *Running) Failed() <-chan struct{} { return r.failed }
+
+// Err returns the failure that closed Failed, or nil.
+func (r *Running) Err() error {
+	if p := r.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *Running) fail(err error) {
+	r.failOnce.Do(func() {
+		r.failure.Store(&err)
+		close(r.failed)
+	})
+}
+
+// Close stops every actor and closes the device; it waits until all of the
+// stack's goroutines have ended (the finaliser discipline of mnet's kill).
+func (r *Running) Close() error {
+	r.closeOnce.Do(func() {
+		r.closeErr = r.Env.Device.Close()
+		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
+			r.closeErr = errors.Join(r.closeErr, err)
+		}
+		r.system.Shutdown()
+	})
+	return r.closeErr
+}

@@ -1,0 +1,52 @@
+// Command actnet runs an actnet stack: on a Linux tap device (serve), or as
+// two stacks joined by an in-memory link (demo), which needs no privileges.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `actnet: a userspace TCP/IP stack of supervised actors
+
+Usage:
+  actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]   serve on a tap device
+  actnet demo [flags]                                  two stacks over a memory link
+  actnet help [COMMAND]                                this text, or a command's flags
+
+Run 'actnet help serve' for the flags of serve.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the process exit code: 0 on
+// success, 1 when the stack failed, 2 for a bad command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "demo":
+		return demo(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			switch args[1] {
+			case "serve":
+				return serve([]string{"-h"}, stdout, stdout)
+			case "demo":
+				return demo([]string{"-h"}, stdout, stdout)
+			}
+		}
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "actnet: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

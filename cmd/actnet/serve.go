@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet"
+	"github.com/actnet/actnet/device"
+)
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("actnet serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		tap     = fs.String("tap", "", "tap device to attach to; created if missing (required)")
+		ipv4    prefixFlag
+		gateway addrFlag
+		macText = fs.String("mac", "", "the stack's MAC address (default: random, locally administered)")
+		mtu     = fs.Int("mtu", 1500, "link MTU")
+		pcap    = fs.String("pcap", "", "write every frame, both directions, to this pcap file")
+		level   = levelFlag{l: zerolog.InfoLevel}
+		apps    appList
+	)
+	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
+	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
+	fs.Var(&level, "log-level", "log level: trace, debug, info, warn, error")
+	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "actnet serve: "+format+"\n", a...)
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q", fs.Arg(0))
+	case *tap == "":
+		return bad("--tap is required")
+	case !ipv4.p.IsValid():
+		return bad("--ipv4 is required")
+	case *mtu < 576 || *mtu > 65535:
+		return bad("--mtu %d is out of range (576 to 65535)", *mtu)
+	case gateway.a.IsValid() && !ipv4.p.Contains(gateway.a):
+		return bad("--ipv4-gateway %s is not on the link %s", gateway.a, ipv4.p.Masked())
+	}
+	var mac net.HardwareAddr
+	if *macText != "" {
+		var err error
+		mac, err = net.ParseMAC(*macText)
+		if err != nil || len(mac) != 6 || mac[0]&1 != 0 {
+			return bad("--mac %q is not a unicast Ethernet address", *macText)
+		}
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
+		Level(level.l).With().Timestamp().Logger()
+
+	var dev device.Device
+	dev, err := openTap(*tap, *mtu, mac)
+	if err != nil {
+		fmt.Fprintf(stderr, "actnet serve: opening tap %s: %v\n", *tap, err)
+		return 1
+	}
+	if *pcap != "" {
+		wrapped, err := device.OpenPcapFile(dev, *pcap)
+		if err != nil {
+			dev.Close()
+			fmt.Fprintf(stderr, "actnet serve: %v\n", err)
+			return 1
+		}
+		dev = wrapped
+	}
+	stack, err := actnet.New(actnet.Config{
+		Device:      dev,
+		IPv4:        ipv4.p,
+		IPv4Gateway: gateway.a,
+		Logger:      &log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
+		return 1
+	}
+	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("mac", stack.HardwareAddr()).
+		Int("mtu", *mtu).Msg("actnet serving")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("signal received; closing the stack")
+	case <-stack.Failed():
+		log.Error().Err(stack.Err()).Msg("stack failed")
+		code = 1
+	}
+	stats := stack.Stats()
+	if err := stack.Close(); err != nil {
+		log.Warn().Err(err).Msg("closing the stack")
+	}
+	fmt.Fprint(stdout, stats.String())
+	return code
+}

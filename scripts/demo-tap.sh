@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# make demo, as root: a network namespace with a tap device, actnet serving
+# on it, and Linux (inside the same namespace) reaching it. Everything lives
+# in the namespace, which is deleted on exit.
+set -euo pipefail
+bin=${1:-bin/actnet}
+ns=actnet-demo-$$
+stack=10.0.0.2
+linux=10.0.0.1
+
+cleanup() {
+  [ -n "${pid:-}" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+for tool in ip ping; do
+  command -v "$tool" >/dev/null || { echo "demo needs '$tool' (apt-get install iproute2 iputils-ping)"; exit 1; }
+done
+
+echo "== namespace $ns: tap0 with Linux at $linux/24, actnet at $stack/24"
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip -n "$ns" tuntap add tap0 mode tap
+ip -n "$ns" addr add "$linux/24" dev tap0
+ip -n "$ns" link set tap0 up
+
+echo "== actnet serve --tap tap0 --ipv4 $stack/24"
+ip netns exec "$ns" "$bin" serve --tap tap0 --ipv4 "$stack/24" --log-level info &
+pid=$!
+
+for _ in $(seq 50); do
+  ip netns exec "$ns" ping -c1 -W1 "$stack" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== Linux pings actnet"
+ip netns exec "$ns" ping -c 5 -i 0.2 "$stack"
+echo "== Linux's neighbour table (learned from actnet's ARP)"
+ip -n "$ns" neigh show dev tap0
+
+echo "== stopping actnet (SIGINT); its counters:"
+kill -INT "$pid"
+wait "$pid"
+pid=

@@ -1,0 +1,86 @@
+// Package tests holds actnet's integration tests: stacks joined by the
+// memory link, and stacks on tap devices inside network namespaces the tests
+// create and delete themselves.
+package tests
+
+import (
+	"context"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet"
+	"github.com/actnet/actnet/device"
+)
+
+var (
+	addrA = netip.MustParsePrefix("10.0.0.1/24")
+	addrB = netip.MustParsePrefix("10.0.0.2/24")
+)
+
+// testLogger sends the stack's logs to the test log, warnings and above.
+func testLogger(t testing.TB) *zerolog.Logger {
+	l := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(zerolog.WarnLevel)
+	return &l
+}
+
+// newStack starts a stack on dev and closes it when the test ends.
+func newStack(t testing.TB, dev device.Device, addr netip.Prefix) *actnet.Stack {
+	t.Helper()
+	s, err := actnet.New(actnet.Config{Device: dev, IPv4: addr, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("actnet.New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// pair starts two stacks joined by a memory link with the given faults.
+func pair(t testing.TB, cfg device.MemoryConfig) (a, b *actnet.Stack, da, db *device.Memory) {
+	t.Helper()
+	da, db = device.NewMemoryPair(cfg)
+	return newStack(t, da, addrA), newStack(t, db, addrB), da, db
+}
+
+// ping sends one echo request and waits up to timeout for the reply.
+func ping(s *actnet.Stack, dst netip.Addr, size int, timeout time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.Ping(ctx, dst, size)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkNoGoroutineLeak fails the test if, shortly after it ends, more
+// goroutines run than when it started. It lists the survivors.
+func checkNoGoroutineLeak(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				n := runtime.Stack(buf, true)
+				t.Errorf("goroutines: %d before, %d after Close; still running:\n%s",
+					before, runtime.NumGoroutine(), strings.TrimSpace(string(buf[:n])))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,168 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireNetns skips the test unless it can make network namespaces: it
+// needs root and the ip command.
+func requireNetns(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace and a tap")
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (apt-get install it; .ci/run does)", tool)
+		}
+	}
+}
+
+// netns is a network namespace the test made; it is deleted, with every
+// interface in it, when the test ends. Nothing the test does reaches
+// outside it.
+type netns struct {
+	t    *testing.T
+	name string
+}
+
+func newNetns(t *testing.T) *netns {
+	t.Helper()
+	var b [4]byte
+	rand.Read(b[:])
+	n := &netns{t: t, name: "actnet-t-" + hex.EncodeToString(b[:])}
+	if out, err := exec.Command("ip", "netns", "add", n.name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		// Kill whatever still runs inside, then delete the namespace.
+		exec.Command("ip", "netns", "pids", n.name).Output()
+		if out, err := exec.Command("ip", "netns", "pids", n.name).Output(); err == nil {
+			for _, pid := range strings.Fields(string(out)) {
+				exec.Command("kill", "-9", pid).Run()
+			}
+		}
+		if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", n.name, err, out)
+		}
+	})
+	n.mustRun("ip", "link", "set", "lo", "up")
+	return n
+}
+
+// cmd prepares a command to run inside the namespace.
+func (n *netns) cmd(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.name, name}, args...)...)
+}
+
+// mustRun runs a command inside the namespace and returns its output.
+func (n *netns) mustRun(name string, args ...string) string {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := n.cmd(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// actnetBinary builds cmd/actnet once per test run.
+func actnetBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "actnet-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "actnet")
+		out, err := exec.Command("go", "build", "-o", buildPath, "github.com/actnet/actnet/cmd/actnet").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// process is a program running in the background inside a namespace.
+type process struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan struct{}
+	err            error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs name inside the namespace until it exits or the test ends.
+func (n *netns) start(name string, args ...string) *process {
+	n.t.Helper()
+	p := &process{stdout: new(syncBuffer), stderr: new(syncBuffer), done: make(chan struct{})}
+	p.cmd = n.cmd(context.Background(), name, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		n.t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	n.t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// signal sends sig and waits for the process to exit, returning its exit
+// code.
+func (p *process) stop(t *testing.T, sig syscall.Signal, within time.Duration) int {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("process did not exit within %v of %v\nstderr:\n%s", within, sig, p.stderr.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
