@@ -669,6 +669,5 @@ func (c *Conn) enterTimeWait(now time.Time) {
 	c.state = StateTimeWait
 	c.timers = [numTimers]time.Time{}
 	c.timers[timerLinger] = now.Add(2 * c.cfg.MSL)
-	c.ackNow = true
 	c.sndq.release()
 }
