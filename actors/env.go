@@ -59,6 +59,8 @@ type PIDs struct {
 	Ethernet *actor.PID
 	ARP      *actor.PID
 	IPv4     *actor.PID
+	TCP      *actor.PID // nil until the tcp actor runs
+	UDP      *actor.PID // nil until the udp actor runs
 }
 
 // send delivers a message from outside any actor context.
