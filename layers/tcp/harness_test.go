@@ -329,3 +329,5 @@ func (h *harness) closed() *harness {
 	h.events(EventClosed)
 	return h
 }
+
+func netipMust(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
