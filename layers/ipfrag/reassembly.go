@@ -401,7 +401,9 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 	}
 	fragCap := cap(d.frags)
 	if len(d.frags) == fragCap {
-		fragCap = max(2*fragCap, 1)
+		// Quadruple (4, 16, 64 with the defaults): few reallocations, and
+		// never more slots than the limit allows.
+		fragCap = min(4*fragCap, r.cfg.MaxFragments)
 	}
 	hdrLen := len(d.header)
 	if header != nil && offset == 0 {
