@@ -48,8 +48,13 @@ type Faults struct {
 	DuplicatePercent float64
 	// ReorderPercent of frames are held back and delivered right after the
 	// next frame written in the same direction, or after ReorderHold if no
-	// frame follows.
+	// frame follows that soon.
 	ReorderPercent float64
+	// ReorderHold bounds the wait of a reordered frame, so that the last
+	// frame of a burst is late, not lost; 0 means DefaultReorderHold. Tests
+	// that compare delivery order across runs should make it longer than
+	// any scheduling stall.
+	ReorderHold time.Duration
 	// CorruptPercent of frames get one byte after the Ethernet header XORed
 	// with a random non-zero value, so the IP, TCP or UDP checksum catches
 	// it while the frame still reaches the right stack.
@@ -63,10 +68,8 @@ type Faults struct {
 	RateBytesPerSec int64
 }
 
-// ReorderHold is the longest a frame chosen for reordering waits for a
-// following frame to overtake it. It is bounded so that the last frame of a
-// burst is late, not lost.
-const ReorderHold = 10 * time.Millisecond
+// DefaultReorderHold is the ReorderHold used when Faults leaves it zero.
+const DefaultReorderHold = 10 * time.Millisecond
 
 // Validate reports whether every field is in range.
 func (f Faults) Validate() error {
@@ -83,15 +86,16 @@ func (f Faults) Validate() error {
 			return fmt.Errorf("device: Faults.%s = %v, want 0..100", p.name, p.v)
 		}
 	}
-	if f.Delay < 0 || f.Jitter < 0 || f.RateBytesPerSec < 0 {
-		return fmt.Errorf("device: Faults has a negative Delay, Jitter or RateBytesPerSec")
+	if f.Delay < 0 || f.Jitter < 0 || f.RateBytesPerSec < 0 || f.ReorderHold < 0 {
+		return fmt.Errorf("device: Faults has a negative Delay, Jitter, ReorderHold or RateBytesPerSec")
 	}
 	return nil
 }
 
-// active reports whether f changes anything; Seed alone does not.
+// active reports whether f changes anything; Seed or ReorderHold alone do
+// not.
 func (f Faults) active() bool {
-	f.Seed = 0
+	f.Seed, f.ReorderHold = 0, 0
 	return f != Faults{}
 }
 
@@ -240,6 +244,11 @@ func (m *Memory) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 			m.stats.in(sizes[n])
 			n++
 		}
+		if r.count == 0 {
+			// Rewind an empty ring so a lightly loaded link keeps reusing
+			// the few slot buffers it has already allocated.
+			r.head = 0
+		}
 		r.mu.Unlock()
 		if n > 0 || limit == 0 {
 			return n, nil
@@ -312,6 +321,7 @@ type pending struct {
 	copies int       // 2 for a duplicated frame
 	at     time.Time // when it reaches the peer's ring
 	seq    uint64    // breaks ties in at, keeping write order
+	until  time.Time // for a held frame, when it stops waiting to be overtaken
 }
 
 // link is one direction of a memory link: it applies the faults and delivers
@@ -438,6 +448,11 @@ func (l *link) write(frame []byte) error {
 	p.at = l.arrival(now, len(data), d.jitter)
 	if d.reorder && held == nil {
 		l.st.Reordered++
+		hold := f.ReorderHold
+		if hold == 0 {
+			hold = DefaultReorderHold
+		}
+		p.until = p.at.Add(hold)
 		l.held = p
 		l.wake()
 		return nil
@@ -630,10 +645,10 @@ func (l *link) run() {
 // flush delivers every frame due at now and returns the next deadline.
 // Called with l.mu held.
 func (l *link) flush(now time.Time) (next time.Time, ok bool) {
-	if p := l.held; p != nil && !now.Before(p.at.Add(ReorderHold)) {
+	if p := l.held; p != nil && !now.Before(p.until) {
 		// Nothing overtook it in time; let it go late.
 		l.held = nil
-		p.at = p.at.Add(ReorderHold)
+		p.at = p.until
 		l.push(p)
 	}
 	for len(l.heap) > 0 && !l.heap[0].at.After(now) {
@@ -647,8 +662,8 @@ func (l *link) flush(now time.Time) (next time.Time, ok bool) {
 		next, ok = l.heap[0].at, true
 	}
 	if p := l.held; p != nil {
-		if d := p.at.Add(ReorderHold); !ok || d.Before(next) {
-			next, ok = d, true
+		if !ok || p.until.Before(next) {
+			next, ok = p.until, true
 		}
 	}
 	return next, ok

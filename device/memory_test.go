@@ -302,8 +302,13 @@ func runFaults(t *testing.T, f Faults, n int) ([]int, FaultStats) {
 			t.Fatal(err)
 		}
 	}
-	if f.ReorderPercent > 0 {
-		time.Sleep(2 * ReorderHold) // the last held frame, if any, comes late
+	// A last frame, sent clean, overtakes a frame still held by a reorder
+	// so that everything is in b's ring now, however slow this run was.
+	if err := a.SetFaults(Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Write(testFrame(b.HardwareAddr(), a.HardwareAddr(), uint32(n), 200)); err != nil {
+		t.Fatal(err)
 	}
 	var got []int
 	bufs, sizes := newBufs(4*n, 2048)
@@ -312,6 +317,9 @@ func runFaults(t *testing.T, f Faults, n int) ([]int, FaultStats) {
 		for i := range m {
 			fr := bufs[i][:sizes[i]]
 			seq := binary.BigEndian.Uint32(fr[14:])
+			if int(seq) == n && bytes.Equal(fr, testFrame(b.HardwareAddr(), a.HardwareAddr(), seq, 200)) {
+				continue // the closing frame
+			}
 			if int(seq) >= n || !bytes.Equal(fr, testFrame(b.HardwareAddr(), a.HardwareAddr(), seq, 200)) {
 				got = append(got, -1)
 				continue
@@ -348,7 +356,7 @@ func TestFaultRatesAndDeterminism(t *testing.T) {
 					t.Errorf("%d duplicates in %d frames, want about 5%%", dups, len(got))
 				}
 			}},
-		{"reorder", Faults{Seed: 3, ReorderPercent: 5}, func(s FaultStats) uint64 { return s.Reordered },
+		{"reorder", Faults{Seed: 3, ReorderPercent: 5, ReorderHold: time.Minute}, func(s FaultStats) uint64 { return s.Reordered },
 			func(t *testing.T, got []int) {
 				swaps := 0
 				for i := 1; i < len(got); i++ {
@@ -448,7 +456,9 @@ func TestFaultsSwitchAtRunTime(t *testing.T) {
 }
 
 func TestDelayAndJitter(t *testing.T) {
-	const delay = 30 * time.Millisecond
+	// The delay is long enough that writes which waited for it could not
+	// go unnoticed even on a loaded machine.
+	const delay = 200 * time.Millisecond
 	a, b := NewMemoryPair(MemoryConfig{FaultsAToB: Faults{Seed: 5, Delay: delay, Jitter: 10 * time.Millisecond}})
 	defer a.Close()
 	defer b.Close()
@@ -457,7 +467,7 @@ func TestDelayAndJitter(t *testing.T) {
 	for i := range 50 {
 		_ = a.Write(testFrame(b.HardwareAddr(), a.HardwareAddr(), uint32(i), 100))
 	}
-	if w := time.Since(start); w > 20*time.Millisecond {
+	if w := time.Since(start); w > delay/2 {
 		t.Fatalf("writes blocked for %v", w)
 	}
 	got := 0
@@ -478,15 +488,15 @@ func TestDelayAndJitter(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	// 20 frames of 1000 bytes at 200 kB/s take 100 ms to cross.
-	a, b := NewMemoryPair(MemoryConfig{FaultsAToB: Faults{RateBytesPerSec: 200_000}})
+	// 20 frames of 1000 bytes at 50 kB/s take 400 ms to cross.
+	a, b := NewMemoryPair(MemoryConfig{FaultsAToB: Faults{RateBytesPerSec: 50_000}})
 	defer a.Close()
 	defer b.Close()
 	start := time.Now()
 	for i := range 20 {
 		_ = a.Write(testFrame(b.HardwareAddr(), a.HardwareAddr(), uint32(i), 1000))
 	}
-	if w := time.Since(start); w > 20*time.Millisecond {
+	if w := time.Since(start); w > 200*time.Millisecond {
 		t.Fatalf("writes blocked for %v", w)
 	}
 	bufs, sizes := newBufs(32, 2048)
@@ -494,11 +504,13 @@ func TestRateLimit(t *testing.T) {
 	for got < 20 {
 		got += readTimeout(t, b, bufs, sizes, time.Second)
 	}
-	if el := time.Since(start); el < 90*time.Millisecond || el > time.Second {
-		t.Fatalf("20 kB at 200 kB/s took %v, want about 100ms", el)
+	if el := time.Since(start); el < 380*time.Millisecond || el > 3*time.Second {
+		t.Fatalf("20 kB at 50 kB/s took %v, want about 400ms", el)
 	}
-	if st := a.FaultStats(); st.RateLimited != 19 {
-		t.Fatalf("RateLimited = %d, want 19", st.RateLimited)
+	// A write that a stall kept apart from the one before finds the link
+	// idle; allow for a few.
+	if st := a.FaultStats(); st.RateLimited < 10 {
+		t.Fatalf("RateLimited = %d, want about 19", st.RateLimited)
 	}
 }
 
@@ -522,8 +534,8 @@ func TestReorderHoldTimesOut(t *testing.T) {
 	bufs, sizes := newBufs(1, 64)
 	start := time.Now()
 	readTimeout(t, b, bufs, sizes, time.Second)
-	if w := time.Since(start); w < ReorderHold/2 {
-		t.Fatalf("held frame came after %v, want about %v", w, ReorderHold)
+	if w := time.Since(start); w < DefaultReorderHold/2 {
+		t.Fatalf("held frame came after %v, want about %v", w, DefaultReorderHold)
 	}
 }
 
