@@ -392,7 +392,6 @@ func (c *Conn) initSend(iss Seq) {
 	c.recover = iss
 	c.peerMSS = defaultMSS(c.tuple)
 	c.updateMSS()
-	c.cc = c.cfg.Congestion(c.sndMSS)
 	if !c.cfg.NoWindowScale {
 		for c.rcvShift < MaxWindowScale && c.cfg.RecvBufferSize>>c.rcvShift > 0xffff {
 			c.rcvShift++

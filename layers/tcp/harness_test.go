@@ -239,7 +239,7 @@ func (h *harness) synReceived() *harness {
 		h.t.Fatal(err)
 	}
 	h.c = c
-	h.expect(S{F: FlagSYN | FlagACK, Seq: localISS, Ack: remoteISS + 1, Win: testBuf, MSS: 1460})
+	h.expect(S{F: FlagSYN | FlagACK, Seq: localISS, Ack: remoteISS + 1, Win: min(h.cfg.RecvBufferSize, 65535), MSS: 1460})
 	h.loc = localISS + 1
 	h.rem = remoteISS + 1
 	h.state(StateSynReceived)

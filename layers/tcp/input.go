@@ -140,6 +140,11 @@ func (c *Conn) inputSynSent(now time.Time, seg *Segment) {
 func (c *Conn) establish(now time.Time) {
 	c.state = StateEstablished
 	c.events |= EventEstablished
+	if c.cc == nil {
+		// Created now that the MSS is settled, so that the initial
+		// window is in the right segment size (RFC 5681 §3.1).
+		c.cc = c.cfg.Congestion(c.sndMSS)
+	}
 	if c.finQueued {
 		c.state = StateFinWait1
 	}

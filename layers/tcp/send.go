@@ -341,8 +341,9 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 			c.timers[timerRetransmit] = now.Add(c.rto) // RFC 6298 (5.3)
 		}
 	} else if ack == c.sndUna && len(seg.Payload()) == 0 &&
-		seg.Flags()&(FlagSYN|FlagFIN) == 0 && wnd == c.sndWnd && flight > 0 {
-		// A duplicate ACK as RFC 5681 §2 defines it.
+		seg.Flags()&(FlagSYN|FlagFIN) == 0 && wnd == c.sndWnd && flight > 0 && wnd > 0 {
+		// A duplicate ACK as RFC 5681 §2 defines it. Answers to
+		// zero-window probes look the same but say nothing of loss.
 		c.dupAcks++
 		switch {
 		case c.inRecovery:
