@@ -186,13 +186,14 @@ func (t *Tap) Stats() Stats { return t.stats.snapshot() }
 // ReadBatch implements Device. It parks in Go's network poller only when no
 // frame is ready, and otherwise drains up to len(bufs) frames with
 // back-to-back reads. Calls are serialised; one reader is the intended use.
+// If bufs or sizes is empty it returns 0 at once.
 func (t *Tap) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
+	if t.closed.Load() {
+		return 0, ErrClosed
+	}
 	limit := min(len(bufs), len(sizes))
 	if limit == 0 {
 		return 0, nil
-	}
-	if t.closed.Load() {
-		return 0, ErrClosed
 	}
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
