@@ -95,13 +95,15 @@ func (q *byteQueue) discard(n int) {
 	}
 }
 
-// release returns all memory, including the chunk list itself, and empties
-// the queue.
+// release returns all chunks to the pool and empties the queue. The chunk
+// list keeps its (small: one pointer per 16 KiB of buffer) backing array,
+// so a connection that drains and refills allocates nothing.
 func (q *byteQueue) release() {
 	for _, c := range q.chunks {
 		chunkPool.Put(c)
 	}
-	q.chunks = nil
+	clear(q.chunks)
+	q.chunks = q.chunks[:0]
 	q.head = 0
 	q.ext = 0
 }

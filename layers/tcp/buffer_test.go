@@ -46,7 +46,7 @@ func TestByteQueueModel(t *testing.T) {
 		if q.ext != len(model) {
 			t.Fatalf("step %d: ext %d, model %d", i, q.ext, len(model))
 		}
-		if len(model) == 0 && q.chunks != nil {
+		if len(model) == 0 && len(q.chunks) != 0 {
 			t.Fatalf("step %d: empty queue keeps %d chunks", i, len(q.chunks))
 		}
 		if need := (q.head + q.ext + chunkSize - 1) / chunkSize; len(q.chunks) > need+1 {
