@@ -62,3 +62,14 @@ func (p *Pool) Size() int { return p.size }
 // Outstanding is the number of buffers handed out and not yet released; a
 // test that ends with a non-zero count has leaked buffers.
 func (p *Pool) Outstanding() int64 { return p.outstanding.Load() }
+
+// LargeSize is the size of a buffer that holds any IP datagram with its
+// headroom: the 16-bit Total Length of IPv4 (and Payload Length of IPv6,
+// plus its 40-byte header) bounds a datagram to 65,535 bytes.
+const LargeSize = Headroom + 0xffff + 40
+
+// Wrap makes a Buffer of b that belongs to no pool. It is for packets that
+// do not fit a pool buffer (a reassembled datagram, a 64 KiB UDP payload):
+// ownership moves with it like any Buffer, and its Release only forgets it,
+// leaving the memory to the garbage collector.
+func Wrap(b []byte) *Buffer { return &Buffer{B: b} }
