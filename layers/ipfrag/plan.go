@@ -1,6 +1,7 @@
-// Package ipfrag splits IP payloads into fragments on send and reassembles
-// fragments into datagrams on receive, for IPv4 (RFC 791 §3.2, RFC 815)
-// and IPv6 (RFC 8200 §4.5) alike. It only does the arithmetic and the
+// Package ipfrag is IP fragmentation in both directions: it plans how a
+// payload is split into fragments on send and reassembles fragments into
+// datagrams on receive, for IPv4 (RFC 791 §3.2, RFC 815) and IPv6
+// (RFC 8200 §4.5) alike. It only does the arithmetic and the
 // bookkeeping over payload bytes: the IP layers parse and emit headers,
 // and an actor owns a Reassembler and drives its timer.
 package ipfrag

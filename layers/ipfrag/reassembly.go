@@ -20,10 +20,12 @@ const (
 	// at MTU 1500 and 54 at IPv6's minimum MTU of 1280.
 	DefaultMaxFragments = 64
 	// MaxTimeout is the longest a datagram may wait for its fragments.
-	// RFC 791 §3.2 suggests 15 s for the initial timer; RFC 8200 §4.5
-	// allows 60 s for IPv6; actnet never waits longer than 30 s, because
-	// every second a never-completed datagram is kept is memory a flood
-	// can claim.
+	// RFC 791 §3.2 suggests 15 s for the initial timer; RFC 1122 §3.3.2
+	// recommends a fixed 60–120 s and RFC 8200 §4.5 uses 60 s; actnet,
+	// like Linux's default, never waits longer than 30 s, because every
+	// second a never-completed datagram is kept is memory a flood can
+	// claim, and a datagram still incomplete after 30 s on today's links
+	// has lost a fragment.
 	MaxTimeout = 30 * time.Second
 	// DefaultTimeout is the reassembly timeout when none is configured.
 	DefaultTimeout = MaxTimeout
@@ -98,7 +100,7 @@ type Key struct {
 }
 
 // Config bounds a Reassembler. Zero fields take the defaults; fields out
-// of range are clamped, as each field says. Config.normalized is the
+// of range are clamped, as each field says. Reassembler.Config reports the
 // effective configuration.
 type Config struct {
 	// MaxBytes caps the bytes held by all datagrams in progress, payload
@@ -169,8 +171,9 @@ type Stats struct {
 // Expired describes a datagram that timed out, so that the caller can send
 // ICMP Time Exceeded, code 1 "fragment reassembly time exceeded" (RFC 792;
 // ICMPv6 type 3 code 1, RFC 4443 §3.3). That error is sent only if
-// fragment zero arrived (RFC 1122 §3.3.2 by way of RFC 792's wording, and
-// RFC 8200 §4.5 explicitly), which First reports.
+// fragment zero arrived (RFC 1122 §3.3.2, RFC 8200 §4.5), which First
+// reports; its quote needs fragment zero's header, which RFC 1122 §3.3.2
+// notes must be saved for the purpose (see InsertWithHeader).
 type Expired struct {
 	Key Key
 	// First reports whether fragment zero had arrived.
@@ -190,7 +193,8 @@ type Expired struct {
 // errors and expiries back.
 //
 // Each datagram in progress keeps one contiguous buffer and a list of the
-// fragments held, sorted by offset. The buffer is allocated lazily: it
+// fragments held, sorted by offset: the complement of RFC 815's hole
+// list, which also tells an exact duplicate from an overlap. The buffer is allocated lazily: it
 // grows (doubling, to amortise in-order arrival) to cover the furthest
 // fragment while the end is unknown, and to exactly the datagram's length
 // once the last fragment has told it. Inserting is a binary search plus a
@@ -200,9 +204,11 @@ type Expired struct {
 // Overlap policy: any overlap that is not an exact duplicate drops the
 // whole datagram and all its fragments (ErrOverlap). RFC 5722 mandates
 // this for IPv6 because differing overlapping data lets an attacker make
-// a host and a firewall reassemble different datagrams; IPv4 has no such
-// rule, but legitimate senders never produce overlaps, so actnet applies
-// the same policy to both. Exact duplicates (same offset, length and
+// a host and a firewall reassemble different datagrams. For IPv4,
+// RFC 1122 §3.3.2 notes that overlaps can arise when a retransmission is
+// fragmented differently under the same identification; that is rare
+// enough today (and the retransmission's own fragments then start a fresh
+// datagram) that actnet applies the RFC 5722 policy to both families. Exact duplicates (same offset, length and
 // bytes) are a normal consequence of duplication in the network and are
 // ignored (RFC 8200 §4.5); same range with different bytes is an
 // overlap.
@@ -214,7 +220,8 @@ type Expired struct {
 // other incomplete datagrams, as in any bounded reassembly cache.
 //
 // The timeout runs from a datagram's first fragment and is not extended by
-// later ones (unlike RFC 791's per-fragment TTL rule), so a sender cannot
+// later ones (a fixed value, as RFC 1122 §3.3.2 advises over RFC 791's
+// per-fragment TTL rule; RFC 8200 §4.5 likewise), so a sender cannot
 // keep a datagram alive by trickling fragments, and expiry order is
 // arrival order. Insert does not expire anything itself; the owner calls
 // Expire.
