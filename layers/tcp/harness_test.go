@@ -224,7 +224,7 @@ func (h *harness) synSent() *harness {
 		h.t.Fatal(err)
 	}
 	h.c = c
-	h.expect(S{F: FlagSYN, Seq: localISS, Win: testBuf, MSS: 1460})
+	h.expect(S{F: FlagSYN, Seq: localISS, Win: min(h.cfg.RecvBufferSize, 65535), MSS: 1460})
 	h.loc = localISS + 1
 	h.rem = remoteISS
 	h.state(StateSynSent)
