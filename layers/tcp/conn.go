@@ -266,6 +266,7 @@ type Conn struct {
 	peerFin      bool // peer's FIN processed
 	oooFin       bool // peer's FIN seen beyond a hole, at oooFinSeq
 	reuse        bool // closed by a SYN that may reopen TIME-WAIT
+	synRetx      bool // our SYN or SYN-ACK was retransmitted
 	keepProbes   uint8
 	persistShift uint8
 	retries      int
@@ -324,7 +325,8 @@ type Stats struct {
 	ChallengeACKsLimited    uint64
 	DroppedOOOFull          uint64 // out-of-order data beyond the range cap
 	FastRetransmits         uint64
-	Timeouts                uint64
+	RTOExpirations          uint64 // retransmission timer expiries
+	Timeouts                uint64 // connections given up (R2, user timeout, keep-alive)
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.
@@ -434,6 +436,16 @@ func (c *Conn) updateMSS() {
 	if c.cc != nil {
 		c.cc.SetMSS(c.sndMSS)
 	}
+}
+
+// peerMaySend reports whether the peer can still send us data, so that
+// window updates mean something.
+func (c *Conn) peerMaySend() bool {
+	switch c.state {
+	case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2:
+		return true
+	}
+	return false
 }
 
 // State returns the current state.
@@ -563,7 +575,7 @@ func (c *Conn) Read(now time.Time, p []byte) (int, error) {
 	n := c.rcvq.readAt(0, p[:min(len(p), c.rcvAvail)])
 	c.rcvq.discard(n)
 	c.rcvAvail -= n
-	if c.state.synchronized() && c.windowUpdateDue() {
+	if c.peerMaySend() && c.windowUpdateDue() {
 		c.ackNow = true
 		c.output(now)
 	}
@@ -602,14 +614,21 @@ func (c *Conn) CloseWrite(now time.Time) error {
 // arrives later, it resets the connection instead, so the peer learns its
 // data was not consumed (RFC 1122 §4.2.2.13, RFC 2525 §2.17). Otherwise it
 // is CloseWrite, and the connection lingers through FIN-WAIT and TIME-WAIT
-// on its own. In LISTEN and SYN-SENT it closes at once.
+// on its own. In LISTEN, and in SYN-SENT with nothing written, it closes
+// at once (RFC 9293 §3.10.4); data written in SYN-SENT is still delivered,
+// followed by the FIN, once the handshake completes.
 func (c *Conn) Close(now time.Time) error {
 	switch c.state {
 	case StateClosed:
 		return nil
-	case StateListen, StateSynSent:
+	case StateListen:
 		c.enterClosed(nil)
 		return nil
+	case StateSynSent:
+		if c.sndq.ext == 0 {
+			c.enterClosed(nil)
+			return nil
+		}
 	}
 	if c.rcvAvail > 0 {
 		c.Abort(now)

@@ -542,3 +542,23 @@ func TestMSSDefaults(t *testing.T) {
 		t.Fatalf("IPv6 default MSS %d", c.MSS())
 	}
 }
+
+func TestLimitedTransmit(t *testing.T) {
+	// RFC 3042: the first two duplicate ACKs each release one new segment
+	// beyond cwnd, so that a small window still yields three duplicates.
+	h := newHarness(t).established()
+	const mss = 1400
+	data := strings.Repeat("L", 10*mss)
+	h.write(data)
+	// The initial window is three segments.
+	if got := len(h.take()); got != 3 {
+		t.Fatalf("%d segments in the initial window", got)
+	}
+	for i := 1; i <= 2; i++ {
+		h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000})
+		h.expect(S{F: FlagACK, Seq: h.loc.Add((2 + i) * mss), Ack: h.rem, Data: data[(2+i)*mss : (3+i)*mss]})
+	}
+	// The third duplicate is a fast retransmit, not more new data.
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000})
+	h.expect(S{F: FlagACK, Seq: h.loc, Ack: h.rem, Data: data[:mss]})
+}

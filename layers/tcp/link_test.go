@@ -43,6 +43,10 @@ type linkConfig struct {
 	loss, dup, corrupt, jitter float64 // probabilities; jitter: share of packets delayed extra
 	delay                      time.Duration
 	rate                       int // bytes per second each way, 0 for unlimited
+	v6                         bool
+	readEvery                  time.Duration // B reads at most this often (0: at once)
+	readMax                    int           // and at most this much each time (0: all)
+	trace                      bool
 }
 
 type link struct {
@@ -58,6 +62,9 @@ type link struct {
 	cfgB    Config
 	dropped int
 	sent    int
+	tb, ta  Tuple // B's and A's view of the connection
+	eofAt   time.Duration
+	trace   bool
 }
 
 func (l *link) send(toB bool, o *Outgoing) {
@@ -66,6 +73,10 @@ func (l *link) send(toB bool, o *Outgoing) {
 		l.t.Fatalf("emit: %v", err)
 	}
 	l.sent++
+	if l.trace {
+		s, _ := NewSegment(buf)
+		l.t.Logf("%8.3f %v %v seq=%d ack=%d win=%d len=%d", l.now.Sub(t0).Seconds(), map[bool]string{true: "A>B", false: "B>A"}[toB], s.Flags(), s.Seq(), s.Ack(), s.Window(), len(s.Payload()))
+	}
 	if l.rng.Float64() < l.cfg.loss {
 		l.dropped++
 		return
@@ -105,7 +116,11 @@ func (l *link) send(toB bool, o *Outgoing) {
 	}
 }
 
-var tupleA = Tuple{Local: tRemote, Remote: tLocal}
+var (
+	tupleA  = Tuple{Local: tRemote, Remote: tLocal}
+	tupleB6 = Tuple{Local: netipMust("[2001:db8::1]:80"), Remote: netipMust("[2001:db8::7]:49152")}
+	tupleA6 = Tuple{Local: tupleB6.Remote, Remote: tupleB6.Local}
+)
 
 func (l *link) deliver(p *packet) {
 	seg, err := NewSegment(p.data)
@@ -113,33 +128,33 @@ func (l *link) deliver(p *packet) {
 		return
 	}
 	if p.toB {
-		if !seg.VerifyChecksumAddrs(tRemote.Addr(), tLocal.Addr()) {
+		if !seg.VerifyChecksumAddrs(l.tb.Remote.Addr(), l.tb.Local.Addr()) {
 			return
 		}
 		if l.b == nil {
 			if ClassifyListen(&seg) != ListenAccept {
 				return
 			}
-			c, err := Accept(&l.cfgB, tTuple, &seg, ISN([16]byte{1}, tTuple, l.now), l.now, func(o *Outgoing) { l.send(false, o) })
+			c, err := Accept(&l.cfgB, l.tb, &seg, ISN([16]byte{1}, l.tb, l.now), l.now, func(o *Outgoing) { l.send(false, o) })
 			if err != nil {
 				l.t.Fatal(err)
 			}
 			l.b = c
 			return
 		}
-		l.b.HandleSegment(l.now, tTuple, &seg)
+		l.b.HandleSegment(l.now, l.tb, &seg)
 	} else {
-		if !seg.VerifyChecksumAddrs(tLocal.Addr(), tRemote.Addr()) {
+		if !seg.VerifyChecksumAddrs(l.ta.Remote.Addr(), l.ta.Local.Addr()) {
 			return
 		}
-		l.a.HandleSegment(l.now, tupleA, &seg)
+		l.a.HandleSegment(l.now, l.ta, &seg)
 	}
 }
 
 // step advances to the next event (packet or timer) and handles it. It
 // reports false when nothing is left to happen.
-func (l *link) step() bool {
-	next := time.Time{}
+func (l *link) step(wake time.Time) bool {
+	next := wake
 	if len(l.q) > 0 {
 		next = l.q[0].at
 	}
@@ -173,8 +188,11 @@ func (l *link) step() bool {
 // transfer moves size seeded-random bytes from A to B over the link and
 // checks they arrive intact, with both ends closing cleanly.
 func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, time.Duration) {
-	l := &link{t: t, cfg: lc, rng: rand.New(rand.NewPCG(lc.seed, 99)), now: t0, cfgA: cfgA, cfgB: cfgB}
-	a, err := Connect(&l.cfgA, tupleA, ISN([16]byte{2}, tupleA, l.now), l.now, func(o *Outgoing) { l.send(true, o) })
+	l := &link{t: t, cfg: lc, rng: rand.New(rand.NewPCG(lc.seed, 99)), now: t0, cfgA: cfgA, cfgB: cfgB, ta: tupleA, tb: tTuple, trace: lc.trace}
+	if lc.v6 {
+		l.ta, l.tb = tupleA6, tupleB6
+	}
+	a, err := Connect(&l.cfgA, l.ta, ISN([16]byte{2}, l.ta, l.now), l.now, func(o *Outgoing) { l.send(true, o) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +208,10 @@ func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, 
 	written, received := 0, 0
 	aClosed, bClosed := false, false
 	start := l.now
+	lastRead := l.now
 	for steps := 0; ; steps++ {
 		if steps > 20_000_000 || l.now.Sub(start) > time.Hour {
-			t.Fatalf("stuck: written %d received %d A=%v B=%v", written, received, a.State(), l.b.State())
+			t.Fatalf("stuck: written %d received %d A=%v/%v B=%v", written, received, a.State(), a.Err(), l.b)
 		}
 		// The applications: A writes as fast as the buffer allows, then
 		// closes; B reads as fast as data comes, then closes on EOF.
@@ -210,12 +229,19 @@ func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, 
 			a.Close(l.now)
 			aClosed = true
 		}
-		if l.b != nil && !bClosed {
-			for {
-				n, err := l.b.Read(l.now, buf)
+		if l.b != nil && !bClosed && (lc.readEvery == 0 || l.now.Sub(lastRead) >= lc.readEvery) {
+			lastRead = l.now
+			for budget := lc.readMax; lc.readMax == 0 || budget > 0; {
+				rb := buf
+				if lc.readMax > 0 {
+					rb = buf[:min(len(buf), budget)]
+				}
+				n, err := l.b.Read(l.now, rb)
+				budget -= n
 				got.Write(buf[:n])
 				received += n
 				if err == io.EOF {
+					l.eofAt = l.now.Sub(start)
 					l.b.Close(l.now)
 					bClosed = true
 					break
@@ -232,7 +258,11 @@ func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, 
 		if l.b != nil {
 			l.b.TakeEvents()
 		}
-		if !l.step() {
+		var wake time.Time
+		if lc.readEvery > 0 && !bClosed && l.b != nil {
+			wake = lastRead.Add(lc.readEvery) // the slow reader's next turn
+		}
+		if !l.step(wake) {
 			break
 		}
 	}
@@ -261,6 +291,30 @@ func TestLinkLossy(t *testing.T) {
 	cfg := Config{}
 	for seed := uint64(1); seed <= 3; seed++ {
 		l, d := transfer(t, linkConfig{seed: seed, loss: 0.03, dup: 0.02, corrupt: 0.01, jitter: 0.1, delay: 10 * time.Millisecond, rate: 5 << 20}, 4<<20, cfg, cfg)
-		t.Logf("seed %d: %v virtual, %d sent, %d dropped, A %+v, B %+v", seed, d, l.sent, l.dropped, l.a.Stats(), l.b.Stats())
+		t.Logf("seed %d: data in %v, %v virtual, %d sent, %d dropped, A %+v, B %+v", seed, l.eofAt, d, l.sent, l.dropped, l.a.Stats(), l.b.Stats())
 	}
+}
+
+func TestLinkIPv6WindowScale(t *testing.T) {
+	cfg := Config{RecvBufferSize: 1 << 20, SendBufferSize: 1 << 20}
+	l, d := transfer(t, linkConfig{seed: 7, v6: true, loss: 0.01, jitter: 0.05, delay: 20 * time.Millisecond, rate: 20 << 20}, 4<<20, cfg, cfg)
+	t.Logf("v6: %v virtual, %d sent, %d dropped, A %+v", d, l.sent, l.dropped, l.a.Stats())
+	if l.a.MSS() != 1440 || l.a.rcvShift != 5 || l.a.sndShift != 5 {
+		t.Fatalf("MSS %d shifts %d/%d", l.a.MSS(), l.a.rcvShift, l.a.sndShift)
+	}
+}
+
+func TestLinkSlowReader(t *testing.T) {
+	// B reads 3000 bytes every 50 ms from an 8 KB buffer: the window
+	// closes and reopens over and over, with zero-window probes and
+	// window updates doing the work, on a lossy link.
+	cfgB := Config{RecvBufferSize: 8000}
+	l, d := transfer(t, linkConfig{seed: 3, loss: 0.02, dup: 0.01, jitter: 0.05, delay: 5 * time.Millisecond, readEvery: 50 * time.Millisecond, readMax: 3000}, 256<<10, Config{}, cfgB)
+	t.Logf("slow reader: data in %v, %v virtual, %d sent, %d dropped, A %+v", l.eofAt, d, l.sent, l.dropped, l.a.Stats())
+}
+
+func TestLinkHeavyLoss(t *testing.T) {
+	cfg := Config{SendBufferSize: 64 << 10, RecvBufferSize: 64 << 10}
+	l, d := transfer(t, linkConfig{seed: 11, loss: 0.15, dup: 0.05, corrupt: 0.05, jitter: 0.3, delay: 10 * time.Millisecond, rate: 2 << 20}, 512<<10, cfg, cfg)
+	t.Logf("heavy loss: %v virtual, %d sent, %d dropped, A %+v", d, l.sent, l.dropped, l.a.Stats())
 }

@@ -333,9 +333,9 @@ func TestSYNACKRetransmission(t *testing.T) {
 	h.expect(S{F: FlagSYN | FlagACK, Seq: localISS, Ack: remoteISS + 1})
 	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 1000})
 	h.state(StateEstablished)
-	if h.c.RTO() != time.Second {
-		// Karn: the retransmitted SYN-ACK gave no sample, the backoff
-		// was reset by the ACK.
+	if h.c.RTO() != 3*time.Second {
+		// Karn: the retransmitted SYN-ACK gave no sample, and after a
+		// SYN timeout the RTO starts at 3 s (RFC 6298 (5.7)).
 		t.Fatalf("RTO %v", h.c.RTO())
 	}
 }

@@ -184,7 +184,14 @@ func (c *Conn) sendData(now time.Time) bool {
 		c.cc.OnIdle(now) // RFC 5681 §4.1 restart window
 	}
 	retransmitting := c.sndNxt.LessThan(c.sndMax)
-	usable := min(c.sndWnd, c.cwnd()) - flight
+	cwnd := c.cwnd()
+	if !c.inRecovery && c.dupAcks > 0 && !retransmitting {
+		// Limited transmit (RFC 3042): each of the first two duplicate
+		// ACKs lets one new segment out, so that small windows still
+		// produce the three duplicates fast retransmit needs.
+		cwnd += min(c.dupAcks, 2) * c.sndMSS
+	}
+	usable := min(c.sndWnd, cwnd) - flight
 	n := max(min(avail, c.sndMSS, usable), 0)
 	fin := c.finQueued && n == avail
 	if n == 0 && !fin {

@@ -38,6 +38,11 @@ func (c *Conn) rttSample(r time.Duration) {
 // MaxRTO]; before any sample it is InitialRTO (RFC 6298 §2).
 func (c *Conn) computeRTO() time.Duration {
 	if c.srtt == 0 {
+		if c.synRetx {
+			// RFC 6298 (5.7): after a SYN timed out, data transmission
+			// starts with an RTO of at least 3 s.
+			return max(c.cfg.InitialRTO, 3*time.Second)
+		}
 		return c.cfg.InitialRTO
 	}
 	rto := c.srtt + max(clockGranularity, 4*c.rttvar)
@@ -175,6 +180,7 @@ func (c *Conn) retransmitExpired(now time.Time) {
 		return
 	}
 	c.retries++
+	c.stats.RTOExpirations++
 	if c.retries == c.cfg.R1 {
 		c.events |= EventStalled
 	}
@@ -183,6 +189,7 @@ func (c *Conn) retransmitExpired(now time.Time) {
 	c.stats.Retransmits++
 	switch c.state {
 	case StateSynSent, StateSynReceived:
+		c.synRetx = true
 		c.sendSYN(now)
 	default:
 		// Go back to SND.UNA (5.4) with the loss window (RFC 5681
