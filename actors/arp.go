@@ -14,11 +14,21 @@ import (
 
 // awaitNeighbor hands the arp actor an outbound IPv4 packet whose next hop
 // has no resolved MAC yet. Frame is the complete frame but for its
-// destination MAC.
+// destination MAC. Next chains the other fragments of the same datagram,
+// which wait (and are sent or dropped) together as one queue entry.
 type awaitNeighbor struct {
 	NextHop netip.Addr
 	Buf     *mailbox.Buffer
 	Frame   []byte
+	Next    *awaitNeighbor
+}
+
+// release drops every packet of the chain, counting each in c.
+func (w *awaitNeighbor) release(c *mailbox.Counter) {
+	for ; w != nil; w = w.Next {
+		c.Inc()
+		w.Buf.Release()
+	}
 }
 
 // arpDeadline is the arp actor's timer: retries, expiry, refresh.
@@ -69,10 +79,7 @@ func newARPActor(env *Env) *arpActor {
 		announcements: c.Event("announcements sent"),
 	}
 	a.cache = arp.NewCache(arp.Config[*awaitNeighbor]{
-		Release: func(w *awaitNeighbor) {
-			a.overflow.Inc()
-			w.Buf.Release()
-		},
+		Release: func(w *awaitNeighbor) { w.release(a.overflow) },
 	})
 	return a
 }
@@ -120,8 +127,7 @@ func (a *arpActor) Receive(ctx actor.Context) {
 			a.request(ip)
 		}
 		for _, w := range failed {
-			a.unresolved.Inc()
-			w.Buf.Release()
+			w.release(a.unresolved)
 		}
 		a.publish()
 		a.rearm(ctx)
@@ -184,7 +190,9 @@ func (a *arpActor) handle(p *mailbox.Packet) bool {
 
 // transmit sends a packet that was waiting for its next hop's MAC.
 func (a *arpActor) transmit(w *awaitNeighbor, mac ethernet.Addr) {
-	_ = a.env.writeFrame(w.Buf, w.Frame, mac, ethernet.IPv4)
+	for ; w != nil; w = w.Next {
+		_ = a.env.writeFrame(w.Buf, w.Frame, mac, ethernet.IPv4)
+	}
 }
 
 func (a *arpActor) reply(req arp.Repr) {

@@ -1,11 +1,14 @@
 package actors
 
 import (
+	"encoding/binary"
 	"net/netip"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/actnet/actnet/layers/icmpv4"
+	"github.com/actnet/actnet/layers/ipfrag"
 	"github.com/actnet/actnet/layers/ipv4"
 	"github.com/actnet/actnet/mailbox"
 	"github.com/actnet/actnet/supervisor"
@@ -13,9 +16,14 @@ import (
 
 var allHosts = netip.AddrFrom4([4]byte{224, 0, 0, 1})
 
+// reassemblyDeadline is the ipv4 actor's timer: the oldest datagram in
+// reassembly may have expired.
+type reassemblyDeadline struct{}
+
 // ipv4Actor validates received IPv4 packets, keeps those addressed to the
-// stack, answers ICMP echo and hands transport payloads up (RFC 791,
-// RFC 1122 §3.2).
+// stack, reassembles fragments, answers ICMP echo, hands transport payloads
+// up, sends the ICMP errors a host owes (RFC 1122 §3.2.2) and delivers the
+// ones it receives to the transport they concern (RFC 791, RFC 1122 §3.2).
 type ipv4Actor struct {
 	env   *Env
 	out   *IPv4Output
@@ -23,12 +31,24 @@ type ipv4Actor struct {
 	c     *mailbox.LayerCounters
 	icmp  *mailbox.LayerCounters
 
-	drops                                  map[error]*mailbox.Counter
-	noTransport                            *mailbox.Counter
-	notForUs, badSource, fragment, noProto *mailbox.Counter
-	icmpMalformed, icmpBroadcastEcho       *mailbox.Counter
-	icmpUnhandled, echoReplies             *mailbox.Counter
-	icmpUnsolicited                        *mailbox.Counter
+	drops                            map[error]*mailbox.Counter
+	noTransport                      *mailbox.Counter
+	notForUs, badSource, noProto     *mailbox.Counter
+	icmpMalformed, icmpBroadcastEcho *mailbox.Counter
+	icmpUnhandled, echoReplies       *mailbox.Counter
+	icmpUnsolicited                  *mailbox.Counter
+
+	// Reassembly (RFC 791 §3.2, RFC 815): one bounded reassembler, one
+	// timer for its next deadline.
+	reasm                                *ipfrag.Reassembler
+	reasmTimer                           TimerID
+	reasmArmed                           time.Time
+	reasmSeen                            ipfrag.Stats // counted so far
+	fragDrops                            map[error]*mailbox.Counter
+	fragsIn, reassembled                 *mailbox.Counter
+	reasmEvicted, reasmExpired           *mailbox.Counter
+	icmpErrors, icmpBadQuote, icmpNotOur *mailbox.Counter
+	icmpNoTransport, icmpQuench          *mailbox.Counter
 }
 
 func newIPv4Actor(env *Env, out *IPv4Output) *ipv4Actor {
@@ -43,7 +63,6 @@ func newIPv4Actor(env *Env, out *IPv4Output) *ipv4Actor {
 		drops:             make(map[error]*mailbox.Counter),
 		notForUs:          c.Drop("not for us"),
 		badSource:         c.Drop("bad source address"),
-		fragment:          c.Drop("fragment (no reassembly yet)"),
 		noProto:           c.Drop("unknown protocol"),
 		noTransport:       c.Drop("transport not running"),
 		icmpMalformed:     icmp.Drop("malformed"),
@@ -51,14 +70,43 @@ func newIPv4Actor(env *Env, out *IPv4Output) *ipv4Actor {
 		icmpUnhandled:     icmp.Drop("unhandled type"),
 		echoReplies:       icmp.Event("echo replies sent"),
 		icmpUnsolicited:   icmp.Drop("unsolicited echo reply"),
+		reasm:             ipfrag.NewReassembler(ipfrag.Config{}),
+		reasmTimer:        NewTimerID(),
+		fragDrops: map[error]*mailbox.Counter{
+			ipfrag.ErrBadOffset:        c.Drop("fragment: bad offset"),
+			ipfrag.ErrEmpty:            c.Drop("fragment: empty"),
+			ipfrag.ErrUnalignedLength:  c.Drop("fragment: length not a multiple of 8"),
+			ipfrag.ErrTooLong:          c.Drop("fragment: past 65535 bytes"),
+			ipfrag.ErrOverlap:          c.Drop("fragment: overlap"),
+			ipfrag.ErrInconsistent:     c.Drop("fragment: inconsistent length"),
+			ipfrag.ErrTooManyFragments: c.Drop("fragment: too many fragments"),
+			ipfrag.ErrMemoryCap:        c.Drop("fragment: datagram above memory cap"),
+		},
+		fragsIn:         c.Event("fragments received"),
+		reassembled:     c.Event("datagrams reassembled"),
+		reasmEvicted:    c.Drop("reassembly: incomplete datagram evicted"),
+		reasmExpired:    c.Drop("reassembly: incomplete datagram timed out"),
+		icmpErrors:      icmp.Event("errors received"),
+		icmpBadQuote:    icmp.Drop("error: bad quoted datagram"),
+		icmpNotOur:      icmp.Drop("error: quotes a datagram not from us"),
+		icmpNoTransport: icmp.Drop("error: no transport to tell"),
+		icmpQuench:      icmp.Drop("source quench (RFC 6633)"),
 	}
 }
 
 func (a *ipv4Actor) Receive(ctx actor.Context) {
-	batch, ok := ctx.Message().(*mailbox.PacketsArrived)
-	if !ok {
-		return
+	switch m := ctx.Message().(type) {
+	case *mailbox.PacketsArrived:
+		a.receive(ctx, m)
+		a.syncReassembly(ctx)
+	case *reassemblyDeadline:
+		a.reasmArmed = time.Time{}
+		a.expire()
+		a.syncReassembly(ctx)
 	}
+}
+
+func (a *ipv4Actor) receive(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	var toTCP, toUDP *mailbox.PacketsArrived
 	for i := range batch.Packets {
 		p := &batch.Packets[i]
@@ -115,9 +163,12 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 		return nil
 	}
 	if pkt.IsFragment() {
-		a.fragment.Inc()
-		return nil
+		if !a.reassemble(p, pkt) {
+			return nil
+		}
+		pkt = ipv4.Packet(p.Network)
 	}
+	p.Network = pkt // trimmed to Total Length: what an ICMP error quotes
 	p.Src, p.Dst, p.Protocol = src, dst, pkt.Protocol()
 	p.Transport = pkt.Payload()
 	switch p.Protocol {
@@ -139,6 +190,9 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 		return a.env.PIDs.UDP
 	default:
 		a.noProto.Inc()
+		// RFC 1122 §3.2.2.1: protocol unreachable for a transport we do
+		// not run (SendICMPError applies the rules and the rate limit).
+		a.out.SendICMPError(pkt, p.LinkBroadcast, icmpv4.TypeDestUnreachable, icmpv4.CodeProtocolUnreachable, 0)
 	}
 	return nil
 }
@@ -158,7 +212,7 @@ func (a *ipv4Actor) handleICMP(p *mailbox.Packet, broadcast bool) {
 			a.icmpBroadcastEcho.Inc()
 			return
 		}
-		buf := a.env.Pool.Get()
+		buf := a.out.Buffer(len(msg))
 		if len(msg)+mailbox.Headroom > len(buf.B) {
 			buf.Release()
 			a.out.tooBig.Inc()
@@ -173,6 +227,10 @@ func (a *ipv4Actor) handleICMP(p *mailbox.Packet, broadcast bool) {
 		if msg.ID() != pingID || !a.env.pings.deliver(msg.Seq(), a.env.Clock.Now()) {
 			a.icmpUnsolicited.Inc()
 		}
+	case icmpv4.TypeSourceQuench:
+		a.icmpQuench.Inc() // RFC 6633: hosts must ignore it
+	case icmpv4.TypeDestUnreachable, icmpv4.TypeTimeExceeded, icmpv4.TypeParameterProblem:
+		a.handleICMPError(p, msg)
 	default:
 		a.icmpUnhandled.Inc()
 	}
@@ -189,4 +247,129 @@ func (a *ipv4Actor) dropFor(err error) *mailbox.Counter {
 		a.drops[err] = c
 	}
 	return c
+}
+
+// reassemble offers the fragment p to the reassembler. When it completes a
+// datagram, p is rewritten to carry the whole datagram (a fresh header
+// and the reassembled payload, in a buffer of its own) and reassemble
+// reports true; otherwise the fragment's bytes were copied or it was
+// rejected and counted, and p is released with its batch.
+func (a *ipv4Actor) reassemble(p *mailbox.Packet, pkt ipv4.Packet) bool {
+	a.fragsIn.Inc()
+	key := ipfrag.Key{Src: pkt.Src(), Dst: pkt.Dst(), Proto: pkt.Protocol(), ID: uint32(pkt.ID())}
+	data, done, err := a.reasm.InsertWithHeader(key, pkt.HeaderBytes(), pkt.FragmentOffset(),
+		pkt.MoreFragments(), pkt.Payload(), a.env.Clock.Now())
+	if err != nil {
+		c, ok := a.fragDrops[err]
+		if !ok {
+			c = a.dropFor(err)
+		}
+		c.Inc()
+		return false
+	}
+	if !done {
+		return false
+	}
+	a.reassembled.Inc()
+	n := ipv4.HeaderLen + len(data)
+	var buf *mailbox.Buffer
+	if n <= a.env.Pool.Size() {
+		buf = a.env.Pool.Get()
+	} else {
+		buf = mailbox.Wrap(make([]byte, n))
+	}
+	// The options of fragment zero are not carried over: nothing above
+	// IP reads them, and an ICMP error quotes this header.
+	h := ipv4.Header{TOS: pkt.TOS(), ID: pkt.ID(), TTL: pkt.TTL(), Protocol: pkt.Protocol(),
+		Src: pkt.Src(), Dst: pkt.Dst(), PayloadLen: len(data)}
+	h.Emit(buf.B)
+	copy(buf.B[ipv4.HeaderLen:n], data)
+	p.Buf.Release()
+	p.Buf, p.Frame, p.Network = buf, nil, buf.B[:n]
+	return true
+}
+
+// expire drops the datagrams whose reassembly timed out and sends ICMP
+// time exceeded, code 1, for those whose first fragment arrived (RFC 792;
+// RFC 1122 §3.3.2).
+func (a *ipv4Actor) expire() {
+	for _, e := range a.reasm.Expire(a.env.Clock.Now()) {
+		if !e.First || len(e.Header) < ipv4.HeaderLen {
+			continue
+		}
+		invoking := make([]byte, 0, len(e.Header)+min(len(e.Data), icmpv4.MaxErrorLen))
+		invoking = append(invoking, e.Header...)
+		invoking = append(invoking, e.Data[:min(len(e.Data), icmpv4.MaxErrorLen)]...)
+		a.out.SendICMPError(invoking, false, icmpv4.TypeTimeExceeded, icmpv4.CodeReassemblyExceeded, 0)
+	}
+}
+
+// syncReassembly counts what the reassembler dropped on its own since the
+// last call (evictions to respect its caps, expiries) and keeps exactly
+// one timer armed, for its next deadline.
+func (a *ipv4Actor) syncReassembly(ctx actor.Context) {
+	st := a.reasm.Stats()
+	a.reasmEvicted.Add(st.Evicted - a.reasmSeen.Evicted)
+	a.reasmExpired.Add(st.Expired - a.reasmSeen.Expired)
+	a.reasmSeen = st
+	next, ok := a.reasm.NextDeadline()
+	if !ok || (!a.reasmArmed.IsZero() && !a.reasmArmed.After(next)) {
+		return
+	}
+	a.reasmArmed = next
+	a.env.Schedule(a.reasmTimer, ctx.Self(), next, &reassemblyDeadline{})
+}
+
+// handleICMPError matches a received ICMP error to the datagram it quotes
+// and tells the transport that sent it (RFC 1122 §3.2.2.1, §4.1.3.3,
+// §4.2.3.9). Fragmentation needed lowers the path MTU first (RFC 1191).
+func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
+	a.icmpErrors.Inc()
+	iv, err := msg.Invoking()
+	if err != nil {
+		a.icmpBadQuote.Inc()
+		return
+	}
+	// Only datagrams we sent concern us; anything else is forged or
+	// misdirected (RFC 5927 §4.1's first check).
+	if iv.Src() != a.env.IPv4.Addr() {
+		a.icmpNotOur.Inc()
+		return
+	}
+	typ, code := msg.Type(), msg.Code()
+	mtu := 0
+	if typ == icmpv4.TypeDestUnreachable && code == icmpv4.CodeFragmentationNeeded {
+		// A router sends this only for a datagram with DF set; one
+		// quoting a datagram without DF was not caused by us.
+		if binary.BigEndian.Uint16(iv.Header[6:8])&0x4000 == 0 {
+			a.icmpBadQuote.Inc()
+			return
+		}
+		sent := int(binary.BigEndian.Uint16(iv.Header[2:4]))
+		mtu, _ = a.out.LowerPathMTU(iv.Dst(), int(msg.NextHopMTU()), sent)
+	}
+	var to *actor.PID
+	switch iv.Protocol() {
+	case ipv4.ProtocolTCP:
+		to = a.env.PIDs.TCP
+	case ipv4.ProtocolUDP:
+		to = a.env.PIDs.UDP
+	}
+	if to == nil {
+		if mtu == 0 {
+			a.icmpNoTransport.Inc()
+		}
+		return
+	}
+	ports := iv.Payload
+	a.env.send(to, &mailbox.ControlErrorArrived{
+		Protocol: iv.Protocol(),
+		Local:    netip.AddrPortFrom(iv.Src(), binary.BigEndian.Uint16(ports[0:2])),
+		Remote:   netip.AddrPortFrom(iv.Dst(), binary.BigEndian.Uint16(ports[2:4])),
+		Type:     typ,
+		Code:     code,
+		MTU:      mtu,
+		Quote:    append([]byte(nil), ports[:min(len(ports), 60)]...),
+		From:     p.Src,
+	})
 }

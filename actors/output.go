@@ -3,10 +3,15 @@ package actors
 import (
 	"errors"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
+	"github.com/actnet/actnet/device"
 	"github.com/actnet/actnet/layers/ethernet"
+	"github.com/actnet/actnet/layers/icmpv4"
+	"github.com/actnet/actnet/layers/ipfrag"
 	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/pmtu"
 	"github.com/actnet/actnet/mailbox"
 )
 
@@ -33,28 +38,119 @@ const DefaultTTL = 64
 
 // IPv4Output is the IPv4 send path. It is safe for concurrent use: every
 // actor that originates packets calls it in its own goroutine.
+//
+// Datagrams larger than the path MTU are fragmented here (RFC 791 §3.2)
+// unless they carry DF; the path MTU is the link MTU lowered by what
+// fragmentation-needed errors reported for the destination (RFC 1191).
 type IPv4Output struct {
 	env      *Env
 	ids      atomic.Uint32
 	counters *mailbox.LayerCounters
+	large    *mailbox.Pool // for payloads a link-sized buffer cannot hold
 
-	noRoute, tooBig *mailbox.Counter
+	pmtuMu  sync.Mutex
+	pmtu    *pmtu.Table
+	pmtuLen atomic.Int32 // entries in pmtu, so Send skips the lock when 0
+
+	errMu    sync.Mutex
+	errLimit *icmpv4.RateLimiter
+
+	noRoute, tooBig, fragFailed     *mailbox.Counter
+	fragmented, fragmentsOut        *mailbox.Counter
+	pmtuLowered                     *mailbox.Counter
+	icmp                            *mailbox.LayerCounters
+	errRateLimited, errSuppressed   *mailbox.Counter
+	errUnreachable, errTimeExceeded *mailbox.Counter
 }
+
+// ICMP error rate limit: like Linux's icmp_msgs_per_sec and burst.
+const (
+	icmpErrorRate  = 1000
+	icmpErrorBurst = 50
+)
 
 // NewIPv4Output returns the send path of the stack described by env.
 func NewIPv4Output(env *Env) *IPv4Output {
-	o := &IPv4Output{env: env, counters: env.Counters.Layer("ipv4")}
+	o := &IPv4Output{
+		env:      env,
+		counters: env.Counters.Layer("ipv4"),
+		large:    mailbox.NewPool(mailbox.LargeSize),
+		pmtu:     pmtu.New(pmtu.Config{}),
+		errLimit: icmpv4.NewRateLimiter(icmpErrorRate, icmpErrorBurst),
+		icmp:     env.Counters.Layer("icmpv4"),
+	}
 	o.noRoute = o.counters.Drop("out: no route")
 	o.tooBig = o.counters.Drop("out: too big")
+	o.fragFailed = o.counters.Drop("out: cannot fragment")
+	o.fragmented = o.counters.Event("datagrams fragmented")
+	o.fragmentsOut = o.counters.Event("fragments created")
+	o.pmtuLowered = o.counters.Event("path MTU lowered")
+	o.errRateLimited = o.icmp.Drop("out: error rate-limited")
+	o.errSuppressed = o.icmp.Event("errors not sent (RFC 1122 3.2.2)")
+	o.errUnreachable = o.icmp.Event("destination unreachable sent")
+	o.errTimeExceeded = o.icmp.Event("time exceeded sent")
 	return o
+}
+
+// MaxPayload is the largest IPv4 payload Send accepts: Total Length is 16
+// bits and counts the 20-byte header (RFC 791 §3.1).
+const MaxPayload = 0xffff - ipv4.HeaderLen
+
+// Buffer returns a buffer with room for n payload bytes after
+// mailbox.Headroom: a link-sized pool buffer when they fit, else a large
+// one, so that callers can send datagrams of any legal size (Send
+// fragments them). n must be at most MaxPayload.
+func (o *IPv4Output) Buffer(n int) *mailbox.Buffer {
+	if mailbox.Headroom+n <= o.env.Pool.Size() {
+		return o.env.Pool.Get()
+	}
+	return o.large.Get()
+}
+
+// PathMTU returns the MTU to use for packets to dst: the link MTU, or less
+// when a router reported a smaller one (RFC 1191). TCP derives its MSS from
+// it. Safe for concurrent use.
+func (o *IPv4Output) PathMTU(dst netip.Addr) int {
+	mtu, _ := o.pathMTU(dst)
+	return mtu
+}
+
+// pathMTU also reports whether the estimate is locked at the floor, when
+// routers must be allowed to fragment.
+func (o *IPv4Output) pathMTU(dst netip.Addr) (int, bool) {
+	if o.pmtuLen.Load() == 0 {
+		return o.env.MTU, false
+	}
+	o.pmtuMu.Lock()
+	est, ok := o.pmtu.Lookup(dst, o.env.Clock.Now())
+	o.pmtuLen.Store(int32(o.pmtu.Len()))
+	o.pmtuMu.Unlock()
+	if !ok || est.MTU >= o.env.MTU {
+		return o.env.MTU, false
+	}
+	return est.MTU, est.Locked
+}
+
+// LowerPathMTU applies a fragmentation-needed report of mtu (0 from an old
+// router) for dst, whose quoted datagram was sentLen bytes long. It returns
+// the path MTU now in force and whether the report lowered it.
+func (o *IPv4Output) LowerPathMTU(dst netip.Addr, mtu, sentLen int) (int, bool) {
+	o.pmtuMu.Lock()
+	est, changed := o.pmtu.Lower(dst, mtu, sentLen, o.env.MTU, o.env.Clock.Now())
+	o.pmtuLen.Store(int32(o.pmtu.Len()))
+	o.pmtuMu.Unlock()
+	if changed {
+		o.pmtuLowered.Inc()
+	}
+	return min(est.MTU, o.env.MTU), changed
 }
 
 // Send transmits the n payload bytes the caller wrote at
 // buf.B[mailbox.Headroom:]. It takes ownership of buf whatever it returns.
+// A payload that does not fit the path MTU is fragmented, or refused with
+// ErrTooBig when p.DontFragment is set.
 func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
-	if ipv4.HeaderLen+n > o.env.MTU {
-		// Fragmentation on send comes with issue 4; until then only
-		// packets that fit leave.
+	if n < 0 || n > MaxPayload || mailbox.Headroom+n > len(buf.B) {
 		o.tooBig.Inc()
 		buf.Release()
 		return ErrTooBig
@@ -78,31 +174,97 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
 		Dst:          p.Dst,
 		PayloadLen:   n,
 	}
-	h.Emit(buf.B[ipStart:])
-	o.counters.Sent.Inc()
-	packet := buf.B[ipStart : mailbox.Headroom+n]
-
 	if p.Dst == o.env.IPv4.Addr() {
-		o.loopback(buf, packet)
+		// Loopback carries any size, as Linux's lo (MTU 64 KiB) does.
+		h.Emit(buf.B[ipStart:])
+		o.counters.Sent.Inc()
+		o.loopback(buf, buf.B[ipStart:mailbox.Headroom+n])
 		return nil
 	}
-	frameStart := ipStart - ethernet.HeaderLen
-	frame := buf.B[frameStart : mailbox.Headroom+n]
-	if o.isBroadcast(p.Dst) {
-		return o.env.writeFrame(buf, frame, ethernet.Broadcast, ethernet.IPv4)
+	mtu, locked := o.env.MTU, false
+	if !o.isBroadcast(p.Dst) {
+		mtu, locked = o.pathMTU(p.Dst)
 	}
-	hop, ok := o.nextHop(p.Dst)
-	if !ok {
-		o.noRoute.Inc()
+	if locked {
+		// The path is narrower than the floor we accept: let routers
+		// fragment, as RFC 1191 §3 allows and Linux does.
+		h.DontFragment = false
+	}
+	if ipv4.HeaderLen+n <= mtu {
+		h.Emit(buf.B[ipStart:])
+		o.counters.Sent.Inc()
+		frame := buf.B[ipStart-ethernet.HeaderLen : mailbox.Headroom+n]
+		return o.transmit(p.Dst, []outFrame{{buf, frame}})
+	}
+	if h.DontFragment {
+		o.tooBig.Inc()
 		buf.Release()
+		return ErrTooBig
+	}
+	return o.fragment(buf, n, h, mtu)
+}
+
+// outFrame is one frame to write and the buffer it lives in.
+type outFrame struct {
+	buf   *mailbox.Buffer
+	frame []byte // the whole frame; its Ethernet header is filled in last
+}
+
+// fragment splits the payload at buf.B[Headroom:Headroom+n] into fragments
+// of at most mtu bytes each (RFC 791 §3.2: every fragment but the last
+// carries a multiple of 8 bytes, MF on all but the last, offsets in 8-byte
+// units, the same identification) and sends them. It takes buf.
+func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int) error {
+	plan, err := ipfrag.NewPlan(n, mtu, ipv4.HeaderLen)
+	if err != nil {
+		o.fragFailed.Inc()
+		buf.Release()
+		return ErrTooBig
+	}
+	payload := buf.B[mailbox.Headroom : mailbox.Headroom+n]
+	frames := make([]outFrame, 0, plan.Count())
+	for f := range plan.All() {
+		fb := o.env.Pool.Get()
+		copy(fb.B[mailbox.Headroom:], payload[f.Offset:f.Offset+f.Len])
+		fh := h
+		fh.FragmentOffset, fh.MoreFragments, fh.PayloadLen = f.Offset, f.More, f.Len
+		fh.Emit(fb.B[mailbox.Headroom-ipv4.HeaderLen:])
+		frames = append(frames, outFrame{fb, fb.B[mailbox.Headroom-ipv4.HeaderLen-ethernet.HeaderLen : mailbox.Headroom+f.Len]})
+	}
+	buf.Release()
+	o.fragmented.Inc()
+	o.fragmentsOut.Add(uint64(len(frames)))
+	o.counters.Sent.Add(uint64(len(frames)))
+	return o.transmit(h.Dst, frames)
+}
+
+// transmit routes the frames of one datagram to dst: broadcast, to a
+// resolved next hop, or through the arp actor, which holds them together
+// until the next hop resolves. It takes their buffers.
+func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
+	if o.isBroadcast(dst) {
+		return o.env.writeFrames(frames, ethernet.Broadcast)
+	}
+	hop, ok := o.nextHop(dst)
+	if !ok {
+		o.noRoute.Add(uint64(len(frames)))
+		for _, f := range frames {
+			f.buf.Release()
+		}
 		return ErrNoRoute
 	}
 	if m := o.env.Neighbors4.Load(); m != nil {
 		if mac, ok := (*m)[hop]; ok {
-			return o.env.writeFrame(buf, frame, mac, ethernet.IPv4)
+			return o.env.writeFrames(frames, mac)
 		}
 	}
-	o.env.send(o.env.PIDs.ARP, &awaitNeighbor{NextHop: hop, Buf: buf, Frame: frame})
+	// One queue entry for the whole datagram: the arp actor's per-address
+	// queue would otherwise push out the first fragments of a large one.
+	var head *awaitNeighbor
+	for i := len(frames) - 1; i >= 0; i-- {
+		head = &awaitNeighbor{NextHop: hop, Buf: frames[i].buf, Frame: frames[i].frame, Next: head}
+	}
+	o.env.send(o.env.PIDs.ARP, head)
 	return nil
 }
 
@@ -162,5 +324,38 @@ func (e *Env) writeFrame(buf *mailbox.Buffer, frame []byte, dst ethernet.Addr, t
 		return ErrLinkDown
 	}
 	e.linkSent.Inc()
+	return nil
+}
+
+// writeFrames writes the frames of one datagram to dst, in one device call
+// when the device takes batches, and releases their buffers.
+func (e *Env) writeFrames(frames []outFrame, dst ethernet.Addr) error {
+	if len(frames) == 1 {
+		return e.writeFrame(frames[0].buf, frames[0].frame, dst, ethernet.IPv4)
+	}
+	bw, ok := e.Device.(device.BatchWriter)
+	if !ok {
+		var first error
+		for _, f := range frames {
+			if err := e.writeFrame(f.buf, f.frame, dst, ethernet.IPv4); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	raw := make([][]byte, len(frames))
+	for i, f := range frames {
+		ethernet.Header{Dst: dst, Src: e.MAC, Type: ethernet.IPv4}.Emit(f.frame)
+		raw[i] = f.frame
+	}
+	err := bw.WriteBatch(raw)
+	for _, f := range frames {
+		f.buf.Release()
+	}
+	if err != nil {
+		e.linkErrors.Inc()
+		return ErrLinkDown
+	}
+	e.linkSent.Add(uint64(len(frames)))
 	return nil
 }

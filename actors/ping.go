@@ -64,12 +64,12 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	if !dst.Is4() {
 		return 0, errors.New("actnet: ping needs an IPv4 address")
 	}
-	if size < 0 || mailbox.Headroom+icmpv4.HeaderLen+size > r.Env.Pool.Size() {
+	if size < 0 || icmpv4.HeaderLen+size > MaxPayload {
 		return 0, ErrTooBig
 	}
 	seq, ch := r.Env.pings.register()
 	defer r.Env.pings.forget(seq)
-	buf := r.Env.Pool.Get()
+	buf := r.Output.Buffer(icmpv4.HeaderLen + size)
 	data := buf.B[mailbox.Headroom+icmpv4.HeaderLen : mailbox.Headroom+icmpv4.HeaderLen+size]
 	for i := range data {
 		data[i] = byte(i)
