@@ -95,6 +95,9 @@ type Config struct {
 	SendBufferSize, RecvBufferSize int
 	// NoWindowScale disables the RFC 7323 window scale option.
 	NoWindowScale bool
+	// NoTimestamps disables the RFC 7323 timestamps option (RTTM and
+	// PAWS), which is otherwise offered and used when the peer agrees.
+	NoTimestamps bool
 	// NoDelay disables Nagle's algorithm (RFC 9293 §3.7.4) from the start.
 	NoDelay bool
 	// AckDelay is how long an ACK may be delayed (default 200 ms, at most
@@ -267,6 +270,7 @@ type Conn struct {
 	oooFin       bool // peer's FIN seen beyond a hole, at oooFinSeq
 	reuse        bool // closed by a SYN that may reopen TIME-WAIT
 	synRetx      bool // our SYN or SYN-ACK was retransmitted
+	tsOK         bool // both sides sent timestamps (RFC 7323 §3.2)
 	keepProbes   uint8
 	persistShift uint8
 	retries      int
@@ -308,6 +312,16 @@ type Conn struct {
 	chalStart time.Time
 	chalCount int
 
+	// Timestamps (RFC 7323). Our TSval is milliseconds since tsBase plus
+	// a per-connection offset (§5.4); tsRecent is the peer's TSval to
+	// echo, last set at tsRecentAt; lastAckSent is Last.ACK.sent (§4.3).
+	tsBase      time.Time
+	tsRecentAt  time.Time
+	tsOffset    uint32
+	tsRecent    uint32
+	tsRtxMark   uint32 // our TSval when the retransmission timer last fired
+	lastAckSent Seq
+
 	timers [numTimers]time.Time
 
 	stats Stats
@@ -324,6 +338,7 @@ type Stats struct {
 	ChallengeACKs           uint64
 	ChallengeACKsLimited    uint64
 	DroppedOOOFull          uint64 // out-of-order data beyond the range cap
+	DroppedPAWS             uint64 // old timestamp (RFC 7323 §5)
 	FastRetransmits         uint64
 	RTOExpirations          uint64 // retransmission timer expiries
 	Timeouts                uint64 // connections given up (R2, user timeout, keep-alive)
@@ -349,7 +364,7 @@ func Connect(cfg *Config, t Tuple, iss Seq, now time.Time, emit Emitter) (*Conn,
 	}
 	c := newConn(cfg, emit)
 	c.tuple = t
-	c.initSend(iss)
+	c.initSend(now, iss)
 	c.state = StateSynSent
 	c.sendSYN(now)
 	return c, nil
@@ -387,8 +402,11 @@ func Listen(cfg *Config, local netip.AddrPort, emit Emitter) *Conn {
 }
 
 // initSend sets up the send sequence space for initial sequence iss.
-func (c *Conn) initSend(iss Seq) {
+func (c *Conn) initSend(now time.Time, iss Seq) {
 	c.iss = iss
+	c.tsBase = now
+	c.tsOffset = uint32(iss) * 0x9e3779b9 // a fixed mix of the (random) ISS
+	c.tsRtxMark = c.tsOffset
 	c.sndUna, c.sndNxt, c.sndMax = iss, iss, iss
 	c.sndqSeq = iss + 1
 	c.recover = iss
@@ -432,6 +450,9 @@ func (c *Conn) advertisedMSS() int {
 // tcp_min_snd_mss).
 func (c *Conn) updateMSS() {
 	m := min(c.peerMSS, c.mtu-c.headerOverhead())
+	if c.tsOK {
+		m -= 12 // every segment carries the 12-byte timestamps option
+	}
 	c.sndMSS = max(m, 48)
 	if c.cc != nil {
 		c.cc.SetMSS(c.sndMSS)

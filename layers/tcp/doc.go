@@ -44,6 +44,14 @@
 //   - RTO: RFC 6298 with Karn's rule and doubling backoff, minimum 200 ms as
 //     on Linux (RFC 6298 asks for 1 s; Config.MinRTO restores that), maximum
 //     60 s, initial 1 s.
+//   - Timestamps (RFC 7323) are offered and used when the peer agrees: RTT
+//     measurement from echoed timestamps (an echo older than the last
+//     timeout is refused, Karn's rule in timestamp form) and PAWS, which
+//     lets reordered pure duplicate ACKs through as Linux does. Segments
+//     without the option after negotiation are accepted (Linux behaviour;
+//     RFC 7323 §3.2 says SHOULD drop).
+//   - Loss recovery: fast retransmit on three duplicate ACKs, NewReno fast
+//     recovery with partial ACKs, limited transmit (RFC 3042).
 //   - Congestion control sits behind the CongestionControl interface
 //     (NewReno of RFC 5681/6582 by default); NewReno loss recovery lives in
 //     the sender so SACK recovery can replace it.

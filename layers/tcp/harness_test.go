@@ -37,6 +37,9 @@ type S struct {
 	Data    string
 	MSS     int // MSS option to send / expect (0: none sent / not checked)
 	WS      int // window scale option plus one (0: none)
+	TS      bool   // timestamps option to send / expect (echo checked)
+	TSVal   uint32 // sent as is; expected only when nonzero
+	TSEcr   uint32
 }
 
 func (s S) String() string {
@@ -63,6 +66,9 @@ type harness struct {
 	loc, rem Seq
 }
 
+// baseConfig keeps window scaling off so that window fields read as byte
+// counts; timestamps stay on but the scripted peer offers them only in the
+// tests about them.
 func baseConfig() Config {
 	return Config{SendBufferSize: testBuf, RecvBufferSize: testBuf, NoWindowScale: true}
 }
@@ -107,6 +113,9 @@ func (h *harness) segment(s S) *Segment {
 	if s.WS != 0 {
 		hd.Options.HasWindowScale, hd.Options.WindowScale = true, uint8(s.WS-1)
 	}
+	if s.TS {
+		hd.Options.HasTimestamps, hd.Options.TSVal, hd.Options.TSEcr = true, s.TSVal, s.TSEcr
+	}
 	buf := make([]byte, MaxHeaderLen+len(s.Data))
 	n, err := hd.Emit(buf, []byte(s.Data), tRemote.Addr(), tLocal.Addr())
 	if err != nil {
@@ -144,6 +153,10 @@ func (h *harness) expect(want ...S) {
 			bad = true
 		}
 		if w.WS != 0 && (!g.h.Options.HasWindowScale || int(g.h.Options.WindowScale) != w.WS-1) {
+			bad = true
+		}
+		if w.TS && (!g.h.Options.HasTimestamps || g.h.Options.TSEcr != w.TSEcr ||
+			(w.TSVal != 0 && g.h.Options.TSVal != w.TSVal)) {
 			bad = true
 		}
 		if bad {

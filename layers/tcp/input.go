@@ -55,11 +55,11 @@ func (c *Conn) inputListen(now time.Time, t Tuple, seg *Segment) {
 
 // acceptSYN turns a connection request into SYN-RECEIVED and answers it.
 func (c *Conn) acceptSYN(now time.Time, syn *Segment, iss Seq) {
-	c.initSend(iss)
+	c.initSend(now, iss)
 	c.passive = true
 	c.irs = syn.Seq()
 	c.rcvNxt = c.irs + 1
-	c.takeSYNOptions(syn)
+	c.takeSYNOptions(now, syn)
 	// RFC 7323 §2.2: the window field of a SYN is never scaled.
 	c.sndWnd = int(syn.Window())
 	c.maxSndWnd = c.sndWnd
@@ -69,10 +69,14 @@ func (c *Conn) acceptSYN(now time.Time, syn *Segment, iss Seq) {
 }
 
 // takeSYNOptions records what the peer's SYN (or SYN-ACK) negotiates.
-func (c *Conn) takeSYNOptions(seg *Segment) {
+func (c *Conn) takeSYNOptions(now time.Time, seg *Segment) {
 	o := seg.Options()
 	if o.HasMSS {
 		c.peerMSS = int(o.MSS)
+	}
+	c.tsOK = o.HasTimestamps && !c.cfg.NoTimestamps
+	if c.tsOK {
+		c.tsRecent, c.tsRecentAt = o.TSVal, now
 	}
 	c.updateMSS()
 	if o.HasWindowScale && !c.cfg.NoWindowScale {
@@ -113,7 +117,7 @@ func (c *Conn) inputSynSent(now time.Time, seg *Segment) {
 	}
 	c.irs = seg.Seq()
 	c.rcvNxt = c.irs + 1
-	c.takeSYNOptions(seg)
+	c.takeSYNOptions(now, seg)
 	if f&FlagACK == 0 {
 		// Simultaneous open (§3.10.7.3, figure 8): answer with SYN-ACK
 		// and wait in SYN-RECEIVED. Data in the SYN is not kept.
@@ -124,7 +128,7 @@ func (c *Conn) inputSynSent(now time.Time, seg *Segment) {
 		c.sendSYNACK(now)
 		return
 	}
-	c.ackAdvance(now, seg.Ack())
+	c.ackAdvance(now, seg)
 	c.sndWnd = int(seg.Window()) // unscaled in a SYN (RFC 7323 §2.2)
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.Seq(), seg.Ack()
@@ -167,6 +171,10 @@ func (c *Conn) acceptable(seq Seq, segLen int) bool {
 	return seq.InWindow(c.rcvNxt, wnd) || seq.Add(segLen-1).InWindow(c.rcvNxt, wnd)
 }
 
+// pawsIdle is how long TS.Recent stays valid without being refreshed
+// (RFC 7323 §5.5).
+const pawsIdle = 24 * 24 * time.Hour
+
 // inputSynchronized is §3.10.7.4 for SYN-RECEIVED and every later state.
 func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
 	f := seg.Flags()
@@ -187,6 +195,23 @@ func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
 			c.sendSYNACK(now)
 			return
 		}
+	}
+
+	// PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than
+	// the last one in sequence is an old duplicate, unless TS.Recent has
+	// been idle so long (24 days) that the peer's clock may have wrapped.
+	// A pure duplicate ACK that was merely reordered is let through, as
+	// Linux does, so that reordering does not starve fast retransmit:
+	// it carries no data to protect and changes nothing but the count.
+	o := seg.Options()
+	if c.tsOK && o.HasTimestamps && f&FlagRST == 0 && int32(o.TSVal-c.tsRecent) < 0 &&
+		!(segLen == 0 && seq == c.rcvNxt && f&FlagACK != 0 && seg.Ack() == c.sndUna) {
+		if now.Sub(c.tsRecentAt) <= pawsIdle {
+			c.stats.DroppedPAWS++
+			c.ackNow = true
+			return
+		}
+		c.tsRecent, c.tsRecentAt = o.TSVal, now
 	}
 
 	// First: the sequence number.
@@ -213,6 +238,12 @@ func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
 			}
 		}
 		return
+	}
+
+	// RFC 7323 §4.3 (R3): remember the timestamp to echo from the
+	// segment that covers the left edge of the window.
+	if c.tsOK && o.HasTimestamps && int32(o.TSVal-c.tsRecent) >= 0 && seq.LessEq(c.lastAckSent) {
+		c.tsRecent, c.tsRecentAt = o.TSVal, now
 	}
 
 	// Second: RST (RFC 5961 §3.2: exact match resets, else challenge).

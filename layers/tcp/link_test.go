@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bytes"
 	"container/heap"
 	"crypto/sha256"
 	"io"
@@ -238,6 +239,13 @@ func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, 
 				}
 				n, err := l.b.Read(l.now, rb)
 				budget -= n
+				if !bytes.Equal(rb[:n], data[received:received+n]) {
+					for i := range n {
+						if rb[i] != data[received+i] {
+							t.Fatalf("stream differs at byte %d (t=%v)", received+i, l.now.Sub(t0))
+						}
+					}
+				}
 				got.Write(buf[:n])
 				received += n
 				if err == io.EOF {
@@ -299,7 +307,7 @@ func TestLinkIPv6WindowScale(t *testing.T) {
 	cfg := Config{RecvBufferSize: 1 << 20, SendBufferSize: 1 << 20}
 	l, d := transfer(t, linkConfig{seed: 7, v6: true, loss: 0.01, jitter: 0.05, delay: 20 * time.Millisecond, rate: 20 << 20}, 4<<20, cfg, cfg)
 	t.Logf("v6: %v virtual, %d sent, %d dropped, A %+v", d, l.sent, l.dropped, l.a.Stats())
-	if l.a.MSS() != 1440 || l.a.rcvShift != 5 || l.a.sndShift != 5 {
+	if l.a.MSS() != 1440-12 || l.a.rcvShift != 5 || l.a.sndShift != 5 || !l.a.tsOK {
 		t.Fatalf("MSS %d shifts %d/%d", l.a.MSS(), l.a.rcvShift, l.a.sndShift)
 	}
 }

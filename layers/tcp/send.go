@@ -74,8 +74,19 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 			h.Options.WindowScale = c.rcvShift
 		}
 	}
+	if (flags&FlagSYN != 0 && !c.cfg.NoTimestamps && (c.state == StateSynSent || c.tsOK)) ||
+		(flags&FlagSYN == 0 && c.tsOK) {
+		// RFC 7323 §3.2: offered on SYN, answered on SYN-ACK only if
+		// offered, then on every segment but resets.
+		h.Options.HasTimestamps = true
+		h.Options.TSVal = c.tsNow(now)
+		if flags&FlagACK != 0 {
+			h.Options.TSEcr = c.tsRecent
+		}
+	}
 	if flags&FlagACK != 0 {
 		h.Ack = c.rcvNxt
+		c.lastAckSent = c.rcvNxt
 		if flags&FlagSYN == 0 {
 			h.Window = c.advertise()
 		} else {
@@ -93,9 +104,14 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 	c.emit(o)
 }
 
-// sendACK sends a bare ACK with the current numbers.
+// sendACK sends a bare ACK with the current numbers. Its sequence number is
+// SND.MAX, not SND.NXT: after a retransmission timeout SND.NXT has gone
+// back to SND.UNA, and a bare ACK carrying it lies below the peer's
+// RCV.NXT. The peer finds it unacceptable and answers with an ACK of its
+// own; if the peer is retransmitting too, the two ACK each other forever
+// (seen in a lossy two-stack test). BSD's tcp_output makes the same choice.
 func (c *Conn) sendACK(now time.Time) {
-	c.emitSegment(now, c.sndNxt, FlagACK, 0, 0)
+	c.emitSegment(now, MaxSeq(c.sndNxt, c.sndMax), FlagACK, 0, 0)
 }
 
 // sendRST sends <SEQ=seq><CTL=RST> on the connection's tuple.
@@ -273,7 +289,8 @@ func (c *Conn) retransmitFirst(now time.Time) {
 
 // ackAdvance moves SND.UNA to ack, releasing acknowledged data, and
 // returns how many data bytes that freed.
-func (c *Conn) ackAdvance(now time.Time, ack Seq) int {
+func (c *Conn) ackAdvance(now time.Time, seg *Segment) int {
+	ack := seg.Ack()
 	acked := 0
 	if d := MinSeq(ack, c.dataEnd()).Sub(c.sndqSeq); d > 0 {
 		c.sndq.discard(d)
@@ -281,7 +298,23 @@ func (c *Conn) ackAdvance(now time.Time, ack Seq) int {
 		acked = d
 		c.events |= EventWritable
 	}
-	if c.rttTiming && ack.GreaterThan(c.rttSeq) {
+	if o := seg.Options(); c.tsOK && o.HasTimestamps && o.TSEcr != 0 {
+		// RTTM (RFC 7323 §4): the echoed timestamp dates the segment
+		// this ACK answers, retransmitted or not. One sample per round
+		// trip, as without timestamps, keeps RFC 6298's gains
+		// appropriate. An echo older than the last timeout is refused:
+		// it answers a segment sent before the timer fired, whose ACK
+		// may have been lost, and would count the whole backoff as
+		// round-trip time (the timestamp form of Karn's rule).
+		if (ack.GreaterThan(c.rttSeq) || !c.rttTiming) && int32(o.TSEcr-c.tsRtxMark) >= 0 {
+			d := int32(c.tsNow(now) - o.TSEcr)
+			if d >= 0 && time.Duration(d)*time.Millisecond <= 2*c.cfg.MaxRTO {
+				c.rttSample(time.Duration(d) * time.Millisecond)
+				c.rttSeq = c.sndMax
+				c.rttTiming = true
+			}
+		}
+	} else if c.rttTiming && ack.GreaterThan(c.rttSeq) {
 		c.rttSample(now.Sub(c.rttStart))
 	}
 	c.sndUna = ack
@@ -317,7 +350,7 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 
 	if ack.GreaterThan(c.sndUna) {
 		acked := ack.Sub(c.sndUna)
-		dataAcked := c.ackAdvance(now, ack)
+		dataAcked := c.ackAdvance(now, seg)
 		c.persistShift = 0
 		if c.inRecovery {
 			if ack.GreaterThan(c.recover) {

@@ -6,6 +6,12 @@ import "time"
 // time.Time, so we take a millisecond as the smallest meaningful variance.
 const clockGranularity = time.Millisecond
 
+// tsNow is our timestamp clock: milliseconds since the connection began,
+// offset per connection (RFC 7323 §5.4).
+func (c *Conn) tsNow(now time.Time) uint32 {
+	return uint32(now.Sub(c.tsBase)/time.Millisecond) + c.tsOffset
+}
+
 // startRTT times the segment ending at seq (one measurement at a time, as
 // RFC 6298 §3 allows without timestamps).
 func (c *Conn) startRTT(now time.Time, seq Seq) {
@@ -185,6 +191,7 @@ func (c *Conn) retransmitExpired(now time.Time) {
 		c.events |= EventStalled
 	}
 	c.rto = min(2*c.rto, c.cfg.MaxRTO) // (5.5) back off
+	c.tsRtxMark = c.tsNow(now)
 	c.rttTiming = false                // Karn's rule
 	c.stats.Retransmits++
 	switch c.state {
