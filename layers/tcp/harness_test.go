@@ -35,8 +35,8 @@ type S struct {
 	Win     int
 	ZeroWin bool
 	Data    string
-	MSS     int // MSS option to send / expect (0: none sent / not checked)
-	WS      int // window scale option plus one (0: none)
+	MSS     int    // MSS option to send / expect (0: none sent / not checked)
+	WS      int    // window scale option plus one (0: none)
 	TS      bool   // timestamps option to send / expect (echo checked)
 	TSVal   uint32 // sent as is; expected only when nonzero
 	TSEcr   uint32

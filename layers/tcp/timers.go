@@ -192,7 +192,7 @@ func (c *Conn) retransmitExpired(now time.Time) {
 	}
 	c.rto = min(2*c.rto, c.cfg.MaxRTO) // (5.5) back off
 	c.tsRtxMark = c.tsNow(now)
-	c.rttTiming = false                // Karn's rule
+	c.rttTiming = false // Karn's rule
 	c.stats.Retransmits++
 	switch c.state {
 	case StateSynSent, StateSynReceived:
