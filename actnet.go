@@ -42,11 +42,15 @@ type Config struct {
 	// Clock drives every timer of the stack; the wall clock when nil. Tests
 	// pass an *actors.VirtualClock.
 	Clock actors.Clock
+	// TCP tunes every TCP connection of the stack (buffer sizes, delayed
+	// ACK, keep-alive, timeouts); the zero value has sensible defaults.
+	TCP TCPConfig
 }
 
 // Stack is a running actnet stack.
 type Stack struct {
-	run *actors.Running
+	run       *actors.Running
+	tcpConfig TCPConfig
 }
 
 // New starts a stack on cfg.Device. On error the device is closed.
@@ -69,7 +73,7 @@ func New(cfg Config) (*Stack, error) {
 		cfg.Device.Close()
 		return nil, err
 	}
-	return &Stack{run: run}, nil
+	return &Stack{run: run, tcpConfig: cfg.TCP}, nil
 }
 
 // DefaultLogger is the logger a stack uses when Config.Logger is nil:

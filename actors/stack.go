@@ -38,6 +38,9 @@ type Running struct {
 	failed    chan struct{}
 	failOnce  sync.Once
 	failure   atomic.Pointer[error]
+
+	mu       sync.Mutex
+	services []*Service
 }
 
 // wireLayers asks the stack actor to spawn its children.
@@ -70,6 +73,14 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env.PIDs.Timer = spawn("timer", newTimerActor(env.Clock))
 	env.PIDs.ARP = spawn("arp", newARPActor(env))
 	env.PIDs.IPv4 = spawn("ipv4", newIPv4Actor(env, s.out))
+	env.PIDs.UDP = spawn("udp", newUDPActor(env, s.out))
+	tcpa := newTCPActor(env, s.out)
+	tcpPID, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return tcpa },
+		actor.WithSupervisor(tcpa.strategy())), "tcp")
+	if err != nil {
+		panic(fmt.Sprintf("actnet: spawning tcp: %v", err))
+	}
+	env.PIDs.TCP = tcpPID
 	env.PIDs.Ethernet = spawn("ethernet", newEthernetActor(env, s.inFlight))
 	reader := spawn("reader", &readerActor{env: env, inFlight: s.inFlight})
 	ctx.Send(reader, &startReading{})
@@ -154,6 +165,7 @@ func (r *Running) fail(err error) {
 // stack's goroutines have ended (the finaliser discipline of mnet's kill).
 func (r *Running) Close() error {
 	r.closeOnce.Do(func() {
+		r.stopServices()
 		r.closeErr = r.Env.Device.Close()
 		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
 			r.closeErr = errors.Join(r.closeErr, err)

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/actnet/actnet/layers/ethernet"
+	"github.com/actnet/actnet/layers/tcp"
 )
 
 // Packet is one received packet on its way up the stack. Each layer fills in
@@ -23,6 +24,9 @@ type Packet struct {
 	Src, Dst  netip.Addr
 	Protocol  uint8
 	Transport []byte // the IP payload (reassembled when it came in fragments)
+
+	// Set by the tcp layer: the validated segment, options parsed.
+	TCP tcp.Segment
 }
 
 // Release returns the packet's buffer to its pool and forgets it.

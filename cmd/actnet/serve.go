@@ -32,7 +32,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
 	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
 	fs.Var(&level, "log-level", "log level: trace, debug, info, warn, error")
-	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo)")
+	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo; default echo:9000)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
 		fs.PrintDefaults()
@@ -97,6 +97,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("mac", stack.HardwareAddr()).
 		Int("mtu", *mtu).Msg("actnet serving")
+	if len(apps) == 0 {
+		apps = defaultApps
+	}
+	stopApps, err := startApps(stack, apps, log)
+	if err != nil {
+		stack.Close()
+		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
+		return 1
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -108,6 +117,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(stack.Err()).Msg("stack failed")
 		code = 1
 	}
+	stopApps()
 	stats := stack.Stats()
 	if err := stack.Close(); err != nil {
 		log.Warn().Err(err).Msg("closing the stack")

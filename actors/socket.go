@@ -1,0 +1,299 @@
+package actors
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actnet/actnet/layers/tcp"
+	"github.com/actnet/actnet/mailbox"
+)
+
+// Socket is where one connection actor meets the goroutines that use the
+// connection through net.Conn. The actor side never blocks: it appends what
+// arrived and signals. The user side blocks, with deadlines, on the signal.
+//
+// Received data is pulled from the control block only while the socket
+// holds less than its read limit, so data the application does not read
+// stays in the control block and shrinks the advertised window (DESIGN.md,
+// principle 5).
+type Socket struct {
+	root  *actor.RootContext
+	Local netip.AddrPort
+	// Remote is the peer's address and port.
+	Remote netip.AddrPort
+
+	conn  atomic.Pointer[actor.PID] // the connection actor, once it runs
+	limit int
+
+	mu          sync.Mutex
+	chunks      [][]byte
+	off         int // bytes of chunks[0] already read
+	pending     int // unread bytes in chunks
+	eof         bool
+	err         error // terminal: reset, timed out, aborted, closed
+	established bool
+	starved     bool // the actor stopped pulling; resume it when drained
+	readNotify  chan struct{}
+	doneCh      chan struct{} // closed when the connection is gone
+	doneOnce    sync.Once
+	estCh       chan struct{} // closed when the handshake completed
+	estOnce     sync.Once
+
+	writeMu   sync.Mutex
+	writeDone chan writeResult
+}
+
+type writeResult struct {
+	n   int
+	err error
+}
+
+// defaultReadLimit is how much received data a socket holds beyond the
+// control block's own receive buffer.
+const defaultReadLimit = 256 << 10
+
+func newSocket(root *actor.RootContext, local, remote netip.AddrPort) *Socket {
+	return &Socket{
+		root:       root,
+		Local:      local,
+		Remote:     remote,
+		limit:      defaultReadLimit,
+		readNotify: make(chan struct{}, 1),
+		doneCh:     make(chan struct{}),
+		estCh:      make(chan struct{}),
+		writeDone:  make(chan writeResult, 1),
+	}
+}
+
+// Errors of the socket API.
+var (
+	ErrSocketClosed = errors.New("actnet: use of closed connection")
+	// errConnGone is reported when the connection actor stopped without
+	// saying why, which only a crash does.
+	errConnGone = errors.New("actnet: connection actor crashed")
+)
+
+// --- the actor side ---
+
+func (s *Socket) signal() {
+	select {
+	case s.readNotify <- struct{}{}:
+	default:
+	}
+}
+
+// room reports how many more bytes the actor may deliver now.
+func (s *Socket) room() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.limit - s.pending
+	if r <= 0 {
+		s.starved = true
+		return 0
+	}
+	return r
+}
+
+func (s *Socket) deliver(b []byte) {
+	s.mu.Lock()
+	s.chunks = append(s.chunks, b)
+	s.pending += len(b)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Socket) setEOF() {
+	s.mu.Lock()
+	s.eof = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Socket) eofSet() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eof
+}
+
+func (s *Socket) setEstablished() {
+	s.mu.Lock()
+	s.established = true
+	s.mu.Unlock()
+	s.estOnce.Do(func() { close(s.estCh) })
+}
+
+// finish records the end of the connection; err nil means orderly.
+func (s *Socket) finish(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.doneOnce.Do(func() { close(s.doneCh) })
+	s.signal()
+}
+
+// --- the user side ---
+
+// Established is closed when the handshake completes.
+func (s *Socket) Established() <-chan struct{} { return s.estCh }
+
+// Done is closed when the connection is gone.
+func (s *Socket) Done() <-chan struct{} { return s.doneCh }
+
+// Err returns why the connection ended, or nil.
+func (s *Socket) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Socket) send(msg any) bool {
+	pid := s.conn.Load()
+	if pid == nil {
+		return false
+	}
+	s.root.Send(pid, msg)
+	return true
+}
+
+// Read reads received data, blocking until some is there, the peer closed
+// (io.EOF), the connection failed, or the deadline passed.
+func (s *Socket) Read(p []byte, deadline <-chan struct{}) (int, error) {
+	for {
+		s.mu.Lock()
+		if s.pending > 0 {
+			n := 0
+			for n < len(p) && len(s.chunks) > 0 {
+				c := s.chunks[0][s.off:]
+				k := copy(p[n:], c)
+				n += k
+				s.off += k
+				if s.off == len(s.chunks[0]) {
+					s.chunks[0] = nil
+					s.chunks = s.chunks[1:]
+					s.off = 0
+				}
+			}
+			s.pending -= n
+			resume := s.starved && s.pending <= s.limit/2
+			if resume {
+				s.starved = false
+			}
+			s.mu.Unlock()
+			if resume {
+				s.send(&resumeSocket{})
+			}
+			return n, nil
+		}
+		eof, err := s.eof, s.err
+		s.mu.Unlock()
+		switch {
+		case errors.Is(err, ErrSocketClosed):
+			return 0, err
+		case eof:
+			return 0, io.EOF
+		case err != nil:
+			return 0, err
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		select {
+		case <-s.readNotify:
+		case <-deadline:
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// Write sends p, blocking until the connection has taken all of it into its
+// send buffer, the connection failed, or the deadline passed.
+func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !s.send(&socketWrite{data: p}) {
+		return 0, ErrSocketClosed
+	}
+	select {
+	case r := <-s.writeDone:
+		return r.n, r.err
+	case <-deadline:
+		s.send(&cancelWrite{})
+		select {
+		case r := <-s.writeDone:
+			if r.err == nil && r.n < len(p) {
+				r.err = os.ErrDeadlineExceeded
+			}
+			return r.n, r.err
+		case <-s.doneCh:
+			return 0, os.ErrDeadlineExceeded
+		}
+	case <-s.doneCh:
+		// The actor answers a pending write before it finishes, so the
+		// answer may already be waiting.
+		select {
+		case r := <-s.writeDone:
+			return r.n, r.err
+		default:
+		}
+		err := s.Err()
+		if err == nil {
+			err = ErrSocketClosed
+		}
+		return 0, err
+	}
+}
+
+// CloseWrite shuts the sending direction down.
+func (s *Socket) CloseWrite() error {
+	if !s.send(&mailbox.CloseWrite{}) {
+		return ErrSocketClosed
+	}
+	return nil
+}
+
+// Close closes the connection; linger 0 resets it instead (SO_LINGER 0).
+// Reads and writes after Close fail with ErrSocketClosed.
+func (s *Socket) Close(abort bool) error {
+	s.mu.Lock()
+	if errors.Is(s.err, ErrSocketClosed) {
+		s.mu.Unlock()
+		return ErrSocketClosed
+	}
+	s.err = ErrSocketClosed
+	// Closing with unread data resets, as Linux does (RFC 2525 §2.17):
+	// the peer learns its data was not consumed.
+	abort = abort || s.pending > 0
+	s.chunks, s.pending = nil, 0
+	s.mu.Unlock()
+	s.signal()
+	if abort {
+		s.send(&mailbox.Abort{})
+	} else {
+		s.send(&mailbox.Close{})
+	}
+	return nil
+}
+
+// Configure runs apply on the control block, inside the connection actor:
+// how socket options (no-delay, keep-alive) reach it.
+func (s *Socket) Configure(apply func(now time.Time, c *tcp.Conn)) error {
+	if !s.send(&configureConn{apply: apply}) {
+		return ErrSocketClosed
+	}
+	return nil
+}

@@ -1,0 +1,505 @@
+package actors
+
+import (
+	crand "crypto/rand"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/tcp"
+	"github.com/actnet/actnet/mailbox"
+	"github.com/actnet/actnet/supervisor"
+)
+
+// Errors of the TCP commands.
+var (
+	ErrPortInUse       = errors.New("actnet: address already in use")
+	ErrNoPorts         = errors.New("actnet: no ephemeral port free for this destination")
+	ErrTooManyConns    = errors.New("actnet: connection table full")
+	ErrListenerClosed  = errors.New("actnet: listener closed")
+	ErrUnsupportedAddr = errors.New("actnet: address family not configured on this stack")
+)
+
+// TCP limits. Every table has a cap (DESIGN.md, principle 5).
+const (
+	DefaultMaxConns = 65536
+	DefaultBacklog  = 128
+	// maxInbox bounds the segments waiting in one connection's mailbox;
+	// beyond it data segments are dropped, while segments that carry no
+	// data (ACK, FIN, RST) are always admitted.
+	maxInbox = 1024
+	// Ephemeral ports, RFC 6335 §6 / RFC 6056 §2.1.
+	ephemeralFirst = 49152
+	ephemeralLast  = 65535
+)
+
+// ListenTCP asks the tcp actor to accept connections on Port. Exactly one of
+// Queue (net.Listener users) and Service (Serve) is set. Reply gets nil or
+// the reason it failed.
+type ListenTCP struct {
+	Port    uint16
+	Backlog int
+	Config  tcp.Config
+	Queue   *AcceptQueue
+	Service *actor.PID
+	Reply   chan error
+}
+
+// UnlistenTCP closes a listening port; established connections live on.
+type UnlistenTCP struct {
+	Port uint16
+}
+
+// DialTCP asks the tcp actor to open a connection for Socket, whose Remote
+// is set. Local's port 0 means an ephemeral port. Reply gets nil once the
+// SYN is on its way, or the reason it could not be sent.
+type DialTCP struct {
+	Socket *Socket
+	Local  netip.AddrPort
+	Config tcp.Config
+	Reply  chan error
+}
+
+// passiveEstablished tells the tcp actor a connection it accepted left
+// SYN-RECEIVED, so it no longer counts against the listener's backlog.
+type passiveEstablished struct{ who *actor.PID }
+
+// tcpCounters are the tcp layer's counters, looked up once.
+type tcpCounters struct {
+	*mailbox.LayerCounters
+	parse                                             [tcp.NumParseErrors]*mailbox.Counter
+	badChecksum, badAddress, closedPort, listenDrop   *mailbox.Counter
+	backlogFull, tableFull, inboxFull, emitFailed     *mailbox.Counter
+	acceptQueueFull                                   *mailbox.Counter
+	resetsSent, established, accepted, connCrashes    *mailbox.Counter
+	appGone, appCrashes                               *mailbox.Counter
+}
+
+func newTCPCounters(c *mailbox.Counters) *tcpCounters {
+	l := c.Layer("tcp")
+	t := &tcpCounters{
+		LayerCounters:   l,
+		badChecksum:     l.Drop("bad checksum"),
+		badAddress:      l.Drop("bad address or port"),
+		closedPort:      l.Drop("closed port (reset sent)"),
+		listenDrop:      l.Drop("not a connection request"),
+		backlogFull:     l.Drop("listen backlog full"),
+		tableFull:       l.Drop("connection table full"),
+		inboxFull:       l.Drop("connection inbox full"),
+		emitFailed:      l.Drop("out: segment too large for a buffer"),
+		acceptQueueFull: l.Drop("accept queue full (reset)"),
+		resetsSent:      l.Event("resets sent"),
+		established:     l.Event("connections established"),
+		accepted:        l.Event("passive opens"),
+		connCrashes:     l.Event("connection actor crashes"),
+		appGone:         l.Event("connections reset: app gone"),
+		appCrashes:      l.Event("app actor crashes"),
+	}
+	for i := 1; i < tcp.NumParseErrors; i++ {
+		t.parse[i] = l.Drop(tcp.ParseError(i).Error())
+	}
+	return t
+}
+
+// listener is one listening port.
+type listener struct {
+	port     uint16
+	cfg      tcp.Config
+	backlog  int
+	queue    *AcceptQueue
+	service  *actor.PID
+	halfOpen int
+}
+
+// connRecord is what the tcp actor knows of one connection actor.
+type connRecord struct {
+	tuple    tcp.Tuple
+	inbox    *atomic.Int64
+	listener *listener // set while the connection is half-open
+}
+
+// tcpActor demultiplexes segments to connection actors by 4-tuple, runs the
+// listen table, opens connections for Dial, picks ephemeral ports and
+// answers segments for closed ports with a reset (RFC 9293 §3.10.7.1).
+type tcpActor struct {
+	env *Env
+	out *IPv4Output
+	c   *tcpCounters
+
+	conns     map[tcp.Tuple]*actor.PID
+	records   map[string]*connRecord // by connection actor PID id
+	listeners map[uint16]*listener
+	secret    [16]byte
+	cfg       tcp.Config
+	maxConns  int
+	emit      tcp.Emitter
+}
+
+func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
+	a := &tcpActor{
+		env:       env,
+		out:       out,
+		c:         newTCPCounters(env.Counters),
+		conns:     make(map[tcp.Tuple]*actor.PID),
+		records:   make(map[string]*connRecord),
+		listeners: make(map[uint16]*listener),
+		maxConns:  DefaultMaxConns,
+	}
+	crand.Read(a.secret[:])
+	a.cfg = tcp.Config{MTU: env.MTU}
+	a.emit = a.newEmitter()
+	return a
+}
+
+// strategy supervises connection actors: a crashed one is stopped (its
+// stopping handler resets the peer and fails the user) and counted.
+func (a *tcpActor) strategy() actor.SupervisorStrategy {
+	return supervisor.OneShotStrategy(func(child *actor.PID, reason any) {
+		a.c.connCrashes.Inc()
+		conn := "unknown"
+		if r, ok := a.records[child.Id]; ok {
+			conn = tupleString(r.tuple)
+		}
+		a.env.Log.Error().Str("conn", conn).Interface("panic", reason).Msg("tcp: connection actor crashed; resetting it")
+	})
+}
+
+// newEmitter returns the function every control block sends segments
+// through: it serializes the segment into a pooled buffer and hands it to
+// the IPv4 send path, in the calling actor's goroutine.
+func (a *tcpActor) newEmitter() tcp.Emitter {
+	env, out, c := a.env, a.out, a.c
+	return func(o *tcp.Outgoing) {
+		buf := env.Pool.Get()
+		n, err := o.Emit(buf.B[mailbox.Headroom:])
+		if err != nil {
+			buf.Release()
+			c.emitFailed.Inc()
+			return
+		}
+		c.Sent.Inc()
+		if o.Header.Flags.Has(tcp.FlagRST) {
+			c.resetsSent.Inc()
+		}
+		// DF on every segment: TCP learns the path MTU from
+		// fragmentation-needed errors instead (RFC 1191).
+		out.Send(buf, n, IPv4Send{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
+			Protocol: ipv4.ProtocolTCP, DontFragment: true})
+	}
+}
+
+func (a *tcpActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *mailbox.PacketsArrived:
+		a.demux(ctx, m)
+	case *ListenTCP:
+		m.Reply <- a.listen(m)
+	case *UnlistenTCP:
+		delete(a.listeners, m.Port)
+	case *DialTCP:
+		m.Reply <- a.dial(ctx, m)
+	case *passiveEstablished:
+		if r, ok := a.records[m.who.Id]; ok && r.listener != nil {
+			r.listener.halfOpen--
+			r.listener = nil
+		}
+	case *actor.Terminated:
+		if r, ok := a.records[m.Who.Id]; ok {
+			if r.listener != nil {
+				r.listener.halfOpen--
+			}
+			delete(a.conns, r.tuple)
+			delete(a.records, m.Who.Id)
+		}
+	}
+}
+
+// demux validates each segment and passes it to its connection, its
+// listener, or answers it with a reset.
+func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
+	now := a.env.Clock.Now()
+	var to *actor.PID
+	var pending *mailbox.PacketsArrived
+	var inbox *atomic.Int64
+	flush := func() {
+		if pending != nil {
+			inbox.Add(int64(pending.Len()))
+			ctx.Send(to, pending)
+			pending, to, inbox = nil, nil, nil
+		}
+	}
+	for i := range batch.Packets {
+		p := &batch.Packets[i]
+		a.c.Received.Inc()
+		seg, err := tcp.NewSegment(p.Transport)
+		if err != nil {
+			var pe tcp.ParseError
+			if errors.As(err, &pe) && int(pe) < len(a.c.parse) && a.c.parse[pe] != nil {
+				a.c.parse[pe].Inc()
+			} else {
+				a.c.Drop("malformed").Inc()
+			}
+			continue
+		}
+		if !seg.VerifyChecksumAddrs(p.Src, p.Dst) {
+			a.c.badChecksum.Inc()
+			continue
+		}
+		if seg.SrcPort() == 0 || seg.DstPort() == 0 || !p.Src.IsGlobalUnicast() && !p.Src.IsPrivate() && !p.Src.IsLoopback() && !p.Src.IsLinkLocalUnicast() {
+			a.c.badAddress.Inc()
+			continue
+		}
+		p.TCP = seg
+		t := tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, seg.DstPort()), Remote: netip.AddrPortFrom(p.Src, seg.SrcPort())}
+		if pid, ok := a.conns[t]; ok {
+			if pid != to {
+				flush()
+				to, inbox = pid, a.records[pid.Id].inbox
+			}
+			// A bounded inbox, but control segments always get in: a
+			// lost ACK, FIN or RST costs far more than a lost data
+			// segment, which the peer retransmits.
+			if inbox.Load() >= maxInbox && len(seg.Payload()) > 0 {
+				a.c.inboxFull.Inc()
+				continue
+			}
+			if pending == nil {
+				pending = mailbox.NewBatch()
+			}
+			pending.Add(*p)
+			p.Buf = nil
+			continue
+		}
+		if l, ok := a.listeners[t.Local.Port()]; ok {
+			switch tcp.ClassifyListen(&p.TCP) {
+			case tcp.ListenAccept:
+				a.accept(ctx, l, t, p, now)
+				continue
+			case tcp.ListenDrop:
+				a.c.listenDrop.Inc()
+				continue
+			}
+		} else {
+			a.c.closedPort.Inc()
+		}
+		a.reject(t, &p.TCP)
+	}
+	flush()
+	batch.Release()
+}
+
+// reject answers a segment that found no connection with a reset.
+func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
+	rst, ok := tcp.RejectSegment(seg)
+	if !ok {
+		return
+	}
+	buf := a.env.Pool.Get()
+	n, err := rst.Emit(buf.B[mailbox.Headroom:], nil, t.Local.Addr(), t.Remote.Addr())
+	if err != nil {
+		buf.Release()
+		return
+	}
+	a.c.Sent.Inc()
+	a.c.resetsSent.Inc()
+	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP})
+}
+
+// accept opens a passive connection for a SYN that reached a listener.
+func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) {
+	switch {
+	case l.halfOpen >= l.backlog:
+		// Like Linux without SYN cookies: drop, the peer retransmits.
+		a.c.backlogFull.Inc()
+		return
+	case len(a.conns) >= a.maxConns:
+		a.c.tableFull.Inc()
+		return
+	}
+	conn, err := tcp.Accept(&l.cfg, t, &p.TCP, tcp.ISN(a.secret, t, now), now, a.emit)
+	if err != nil {
+		a.c.listenDrop.Inc()
+		return
+	}
+	a.c.accepted.Inc()
+	var sock *Socket
+	if l.queue != nil {
+		sock = newSocket(a.env.System.Root, t.Local, t.Remote)
+	}
+	ca := newConnActor(a.env, a.c, conn, sock)
+	queue, service, self := l.queue, l.service, ctx.Self()
+	ca.offer = func(ctx actor.Context, c *connActor) {
+		ctx.Send(self, &passiveEstablished{who: ctx.Self()})
+		switch {
+		case queue != nil:
+			if !queue.offer(c.sock) {
+				a.c.acceptQueueFull.Inc()
+				c.conn.Abort(a.env.Clock.Now())
+			}
+		case service != nil:
+			ctx.Send(service, &appWanted{conn: ctx.Self(), local: t.Local, remote: t.Remote})
+		}
+	}
+	rec := a.spawnConn(ctx, ca)
+	rec.listener = l
+	l.halfOpen++
+}
+
+// spawnConn starts the actor of a new connection and records it.
+func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
+	inbox := new(atomic.Int64)
+	ca.inbox = inbox
+	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca }), "conn")
+	rec := &connRecord{tuple: ca.tuple, inbox: inbox}
+	a.conns[ca.tuple] = pid
+	a.records[pid.Id] = rec
+	return rec
+}
+
+func (a *tcpActor) listen(m *ListenTCP) error {
+	if m.Port == 0 {
+		return errors.New("actnet: listening needs a port")
+	}
+	if _, busy := a.listeners[m.Port]; busy {
+		return ErrPortInUse
+	}
+	backlog := m.Backlog
+	if backlog <= 0 {
+		backlog = DefaultBacklog
+	}
+	cfg := m.Config
+	if cfg.MTU == 0 {
+		cfg.MTU = a.env.MTU
+	}
+	a.listeners[m.Port] = &listener{port: m.Port, cfg: cfg, backlog: backlog, queue: m.Queue, service: m.Service}
+	return nil
+}
+
+func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
+	sock := m.Socket
+	remote := sock.Remote
+	if !remote.Addr().Is4() {
+		return ErrUnsupportedAddr
+	}
+	if len(a.conns) >= a.maxConns {
+		a.c.tableFull.Inc()
+		return ErrTooManyConns
+	}
+	local := netip.AddrPortFrom(a.env.IPv4.Addr(), m.Local.Port())
+	if local.Port() == 0 {
+		port, ok := a.ephemeralPort(remote)
+		if !ok {
+			return ErrNoPorts
+		}
+		local = netip.AddrPortFrom(local.Addr(), port)
+	}
+	t := tcp.Tuple{Local: local, Remote: remote}
+	if _, busy := a.conns[t]; busy {
+		return ErrPortInUse
+	}
+	cfg := m.Config
+	if cfg.MTU == 0 {
+		cfg.MTU = a.env.MTU
+	}
+	now := a.env.Clock.Now()
+	conn, err := tcp.Connect(&cfg, t, tcp.ISN(a.secret, t, now), now, a.emit)
+	if err != nil {
+		return err
+	}
+	sock.Local = local
+	a.spawnConn(ctx, newConnActor(a.env, a.c, conn, sock))
+	return nil
+}
+
+// ephemeralPort picks a local port for a connection to remote: a random
+// starting point, then the first port whose tuple is free (RFC 6056 §3.3.1,
+// Algorithm 1).
+func (a *tcpActor) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
+	const n = ephemeralLast - ephemeralFirst + 1
+	start := rand.IntN(n)
+	for i := 0; i < n; i++ {
+		port := uint16(ephemeralFirst + (start+i)%n)
+		if _, listening := a.listeners[port]; listening {
+			continue
+		}
+		t := tcp.Tuple{Local: netip.AddrPortFrom(a.env.IPv4.Addr(), port), Remote: remote}
+		if _, busy := a.conns[t]; !busy {
+			return port, true
+		}
+	}
+	return 0, false
+}
+
+// AcceptQueue holds established connections until a net.Listener user
+// accepts them. A full or closed queue refuses more (the connection is
+// then reset).
+type AcceptQueue struct {
+	mu     sync.Mutex
+	items  []*Socket
+	max    int
+	closed bool
+	notify chan struct{}
+}
+
+// NewAcceptQueue returns a queue holding at most max connections.
+func NewAcceptQueue(max int) *AcceptQueue {
+	if max <= 0 {
+		max = DefaultBacklog
+	}
+	return &AcceptQueue{max: max, notify: make(chan struct{}, 1)}
+}
+
+func (q *AcceptQueue) offer(s *Socket) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || len(q.items) >= q.max {
+		return false
+	}
+	q.items = append(q.items, s)
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Take returns the oldest established connection, or nil and false when
+// none is waiting; Ready is signalled when one may be.
+func (q *AcceptQueue) Take() (*Socket, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return nil, false
+	}
+	s := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	if len(q.items) > 0 {
+		select {
+		case q.notify <- struct{}{}:
+		default:
+		}
+	}
+	return s, true
+}
+
+// Ready is signalled when a connection may be waiting.
+func (q *AcceptQueue) Ready() <-chan struct{} { return q.notify }
+
+// Close refuses further connections and resets those not yet accepted.
+func (q *AcceptQueue) Close() {
+	q.mu.Lock()
+	q.closed = true
+	items := q.items
+	q.items = nil
+	q.mu.Unlock()
+	for _, s := range items {
+		s.Close(true)
+	}
+}

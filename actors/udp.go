@@ -1,0 +1,274 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actnet/actnet/layers/checksum"
+	"github.com/actnet/actnet/layers/icmpv4"
+	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/udp"
+	"github.com/actnet/actnet/mailbox"
+	"github.com/actnet/actnet/supervisor"
+)
+
+// BindUDP asks the udp actor to bind Socket to Local; port 0 picks an
+// ephemeral port (RFC 6056). It is answered on Reply: nil once the socket
+// is bound (its LocalAddr then holds the port), else why not.
+type BindUDP struct {
+	Socket *UDPSocket
+	Local  netip.AddrPort
+	Reply  chan<- error
+}
+
+// UnbindUDP tells the udp actor that a socket was closed: its port is
+// free again. It needs no answer (the socket is already closed for its
+// users); a BindUDP sent after it from the same goroutine sees the port
+// free, since one sender's messages arrive in order.
+type UnbindUDP struct {
+	Socket *UDPSocket
+}
+
+// Bind errors, as the errnos a socket user expects.
+var (
+	errUDPAddrInUse    = syscall.EADDRINUSE
+	errUDPAddrNotAvail = syscall.EADDRNOTAVAIL
+	errUDPNoPorts      = syscall.EAGAIN
+)
+
+// udpActor owns the UDP port table: it binds and unbinds sockets, checks
+// received datagrams (RFC 768; RFC 1122 §4.1.3), hands each to its
+// socket's queue, answers datagrams to closed ports with ICMP port
+// unreachable (RFC 1122 §4.1.3.1) and passes ICMP errors to connected
+// sockets (§4.1.3.3).
+type udpActor struct {
+	env   *Env
+	out   *IPv4Output
+	guard supervisor.PacketGuard
+	c     *mailbox.LayerCounters
+	ports *udp.Ports[*UDPSocket]
+
+	drops                                     map[error]*mailbox.Counter
+	badChecksum, noSocket, noBroadcast        *mailbox.Counter
+	notConnectedPeer, noBroadcastSocket       *mailbox.Counter
+	errorsDelivered, errorsIgnored, zeroCsums *mailbox.Counter
+}
+
+func newUDPActor(env *Env, out *IPv4Output) *udpActor {
+	c := env.Counters.Layer("udp")
+	return &udpActor{
+		env:   env,
+		out:   out,
+		guard: newGuard(env, "udp", c),
+		c:     c,
+		ports: udp.NewPorts[*UDPSocket](0),
+		drops: map[error]*mailbox.Counter{
+			udp.ErrTruncated:      c.Drop("truncated"),
+			udp.ErrLengthTooShort: c.Drop("length field below 8"),
+			udp.ErrLengthTooLong:  c.Drop("length field past the packet"),
+		},
+		badChecksum:       c.Drop("bad checksum"),
+		noSocket:          c.Drop("no socket (port unreachable)"),
+		noBroadcastSocket: c.Drop("broadcast to a closed port"),
+		noBroadcast:       c.Drop("broadcast not enabled on socket"),
+		notConnectedPeer:  c.Drop("not from the connected peer"),
+		errorsDelivered:   c.Event("ICMP errors reported to sockets"),
+		errorsIgnored:     c.Event("ICMP errors ignored"),
+		zeroCsums:         c.Event("datagrams without checksum"),
+	}
+}
+
+func (a *udpActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *mailbox.PacketsArrived:
+		for i := range m.Packets {
+			p := &m.Packets[i]
+			a.c.Received.Inc()
+			a.guard.Handle(p.Network, func() { a.handle(p) })
+		}
+		m.Release()
+	case *BindUDP:
+		m.Reply <- a.bind(m.Socket, m.Local)
+	case *UnbindUDP:
+		if s, ok := a.ports.Lookup(m.Socket.local.Port()); ok && s == m.Socket {
+			a.ports.Unbind(m.Socket.local.Port())
+		}
+	case *mailbox.ControlErrorArrived:
+		a.controlError(m)
+	case *actor.Stopping:
+		// The stack is closing: wake every blocked reader.
+		a.ports.All(func(_ uint16, s *UDPSocket) { s.shut() })
+	}
+}
+
+func (a *udpActor) bind(s *UDPSocket, local netip.AddrPort) error {
+	addr := local.Addr().Unmap()
+	switch {
+	case !addr.IsValid():
+		addr = netip.IPv4Unspecified()
+	case !addr.Is4():
+		return errUDPFamily
+	case !addr.IsUnspecified() && addr != a.env.IPv4.Addr():
+		return errUDPAddrNotAvail
+	}
+	port := local.Port()
+	var err error
+	if port == 0 {
+		port, err = a.ports.BindEphemeral(s, rand.Uint32())
+	} else {
+		err = a.ports.Bind(port, s)
+	}
+	switch {
+	case errors.Is(err, udp.ErrPortInUse):
+		return errUDPAddrInUse
+	case err != nil:
+		return errUDPNoPorts
+	}
+	s.local = netip.AddrPortFrom(addr, port)
+	return nil
+}
+
+// handle checks one datagram and queues it on its socket.
+func (a *udpActor) handle(p *mailbox.Packet) {
+	d, err := udp.NewDatagram(p.Transport)
+	if err != nil {
+		a.drops[err].Inc()
+		return
+	}
+	// RFC 768: a zero checksum means none was sent, which IPv4 allows.
+	if !d.VerifyChecksum(checksum.PseudoHeaderSum(p.Src, p.Dst, ipv4.ProtocolUDP, int(d.Length())), true) {
+		a.badChecksum.Inc()
+		return
+	}
+	if d.Checksum() == 0 {
+		a.zeroCsums.Inc()
+	}
+	broadcast := p.Dst != a.env.IPv4.Addr()
+	s, ok := a.ports.Lookup(d.DstPort())
+	if !ok {
+		if broadcast {
+			a.noBroadcastSocket.Inc()
+			return
+		}
+		a.noSocket.Inc()
+		a.out.SendICMPError(p.Network, p.LinkBroadcast, icmpv4.TypeDestUnreachable, icmpv4.CodePortUnreachable, 0)
+		return
+	}
+	from := netip.AddrPortFrom(p.Src, d.SrcPort())
+	switch {
+	case broadcast && (!s.broadcast.Load() || !s.local.Addr().IsUnspecified()):
+		a.noBroadcast.Inc()
+		return
+	case s.remote.IsValid() && s.remote != from:
+		a.notConnectedPeer.Inc()
+		return
+	}
+	if !s.deliver(udpDatagram{buf: p.Buf, data: d.Payload(), from: from}) {
+		s.queueFull.Inc()
+		return
+	}
+	p.Buf = nil // the socket owns it now
+}
+
+// controlError reports an ICMP error to the connected socket it concerns.
+// As on Linux without IP_RECVERR, unconnected sockets and soft errors are
+// not told (RFC 1122 §4.1.3.3 leaves the choice to the implementation):
+// an unconnected socket cannot tell which of its sends failed.
+func (a *udpActor) controlError(m *mailbox.ControlErrorArrived) {
+	s, ok := a.ports.Lookup(m.Local.Port())
+	err, hard := ICMPError(m.Type, m.Code)
+	if !ok || !s.remote.IsValid() || s.remote != m.Remote || !hard {
+		a.errorsIgnored.Inc()
+		return
+	}
+	a.errorsDelivered.Inc()
+	s.fail(err)
+}
+
+// ICMPError maps an ICMPv4 error to the errno a socket reports for it, and
+// whether it is a hard error, one that ends a connection attempt or a
+// connected UDP socket's exchange (RFC 1122 §4.2.3.9 lists protocol and
+// port unreachable and fragmentation needed as hard for TCP; the table
+// follows Linux's icmp_err_convert, minus fragmentation needed, which only
+// lowers the path MTU here).
+func ICMPError(typ, code uint8) (error, bool) {
+	switch typ {
+	case icmpv4.TypeDestUnreachable:
+		switch code {
+		case icmpv4.CodeProtocolUnreachable:
+			return syscall.ENOPROTOOPT, true
+		case icmpv4.CodePortUnreachable:
+			return syscall.ECONNREFUSED, true
+		case icmpv4.CodeFragmentationNeeded:
+			return syscall.EMSGSIZE, false
+		case icmpv4.CodeNetUnreachable, icmpv4.CodeNetUnreachableForTOS:
+			return syscall.ENETUNREACH, false
+		case icmpv4.CodeDestNetUnknown, icmpv4.CodeNetProhibited:
+			return syscall.ENETUNREACH, true
+		case icmpv4.CodeDestHostUnknown:
+			return syscall.EHOSTDOWN, true
+		case icmpv4.CodeSourceHostIsolated, icmpv4.CodeHostProhibited, icmpv4.CodeCommunicationProhibited,
+			icmpv4.CodeHostPrecedenceViolation, icmpv4.CodePrecedenceCutoff:
+			return syscall.EHOSTUNREACH, true
+		default:
+			return syscall.EHOSTUNREACH, false
+		}
+	case icmpv4.TypeParameterProblem:
+		return syscall.EPROTO, true
+	default: // time exceeded, source quench: transient
+		return syscall.EHOSTUNREACH, false
+	}
+}
+
+// OpenUDP binds a new UDP socket to local (port 0 for an ephemeral one);
+// with a valid remote the socket is connected: it sends there by default,
+// receives only from there and hears ICMP errors about it.
+func (r *Running) OpenUDP(ctx context.Context, local, remote netip.AddrPort) (*UDPSocket, error) {
+	if remote.IsValid() {
+		dst := remote.Addr().Unmap()
+		switch {
+		case !dst.Is4():
+			return nil, errUDPFamily
+		case remote.Port() == 0:
+			return nil, errUDPNoPort
+		case dst.IsUnspecified():
+			return nil, errUDPAddrNotAvail
+		}
+		remote = netip.AddrPortFrom(dst, remote.Port())
+	}
+	if r.Env.PIDs.UDP == nil {
+		return nil, errors.New("actnet: udp is not running")
+	}
+	s := newUDPSocket(r.Env, r.Output, remote)
+	reply := make(chan error, 1)
+	r.Env.send(r.Env.PIDs.UDP, &BindUDP{Socket: s, Local: local, Reply: reply})
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	select {
+	case err := <-reply:
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case <-ctx.Done():
+		// The bind may still complete: free the port when it does.
+		go func() {
+			select {
+			case err := <-reply:
+				if err == nil {
+					s.Close()
+				}
+			case <-time.After(5 * time.Second):
+			}
+		}()
+		return nil, ctx.Err()
+	case <-timeout.C:
+		return nil, errors.New("actnet: udp actor did not answer (stack closed?)")
+	}
+}
