@@ -73,12 +73,12 @@ type passiveEstablished struct{ who *actor.PID }
 // tcpCounters are the tcp layer's counters, looked up once.
 type tcpCounters struct {
 	*mailbox.LayerCounters
-	parse                                             [tcp.NumParseErrors]*mailbox.Counter
-	badChecksum, badAddress, closedPort, listenDrop   *mailbox.Counter
-	backlogFull, tableFull, inboxFull, emitFailed     *mailbox.Counter
-	acceptQueueFull                                   *mailbox.Counter
-	resetsSent, established, accepted, connCrashes    *mailbox.Counter
-	appGone, appCrashes                               *mailbox.Counter
+	parse                                           [tcp.NumParseErrors]*mailbox.Counter
+	badChecksum, badAddress, closedPort, listenDrop *mailbox.Counter
+	backlogFull, tableFull, inboxFull, emitFailed   *mailbox.Counter
+	acceptQueueFull                                 *mailbox.Counter
+	resetsSent, established, accepted, connCrashes  *mailbox.Counter
+	appGone, appCrashes                             *mailbox.Counter
 }
 
 func newTCPCounters(c *mailbox.Counters) *tcpCounters {

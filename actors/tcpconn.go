@@ -47,7 +47,7 @@ type connActor struct {
 	app  *actor.PID // the app actor user, or nil
 	// offer hands an established passive connection to its listener; nil
 	// for active opens and once done.
-	offer      func(ctx actor.Context, a *connActor)
+	offer          func(ctx actor.Context, a *connActor)
 	suspended      bool
 	userClosed     bool
 	finished       bool
