@@ -306,7 +306,7 @@ type Conn struct {
 	rttSeq            Seq
 	rttStart          time.Time
 	firstRetransmit   time.Time
-	lastSend          time.Time
+	lastSend          time.Time // last data sent, for the idle restart
 	lastAckRecv       time.Time
 
 	chalStart time.Time

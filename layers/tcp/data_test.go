@@ -562,3 +562,25 @@ func TestLimitedTransmit(t *testing.T) {
 	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000})
 	h.expect(S{F: FlagACK, Seq: h.loc, Ack: h.rem, Data: data[:mss]})
 }
+
+func TestIdleRestartWindow(t *testing.T) {
+	// RFC 5681 §4.1: after an idle period longer than the RTO the window
+	// goes back to the initial window.
+	h := newHarness(t).established()
+	h.c.SetNoDelay(true)
+	for i := 0; i < 20; i++ {
+		h.write(strings.Repeat("w", 1400))
+		h.take()
+		h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc + 1400, Win: 30000})
+		h.loc += 1400
+	}
+	grown := h.c.CongestionWindow()
+	if grown <= 3*1400 {
+		t.Fatalf("cwnd did not grow: %d", grown)
+	}
+	h.now = h.now.Add(time.Second)
+	h.write("x")
+	if w := h.c.CongestionWindow(); w != 3*1400 {
+		t.Fatalf("cwnd after idle %d (was %d)", w, grown)
+	}
+}

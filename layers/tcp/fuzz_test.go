@@ -73,7 +73,14 @@ func FuzzConn(f *testing.F) {
 		h.cfg.NoWindowScale = prog[0]&0x80 != 0
 		h.cfg.KeepAlive = prog[0]&0x40 != 0
 		builders := []func() *harness{h.closed, h.listen, h.synSent, h.synReceived, h.established,
-			h.finWait1, h.finWait2, h.closeWait, h.closing, h.lastAck, h.timeWait}
+			h.finWait1, h.finWait2, h.closeWait, h.closing, h.lastAck, h.timeWait,
+			func() *harness {
+				// Established with timestamps in use.
+				th, _ := tsEstablished(t)
+				th.cfg = h.cfg
+				*h = *th
+				return h
+			}}
 		builders[int(prog[0]&0x3f)%len(builders)]()
 		h.out = nil
 		c := h.c
@@ -102,6 +109,12 @@ func FuzzConn(f *testing.F) {
 					s.MSS = int(o)
 				} else if o&2 != 0 {
 					s.WS = int(o>>2)%16 + 1
+				} else if o&4 != 0 {
+					// Timestamps near the peer clock of tsEstablished,
+					// either side of TS.Recent.
+					s.TS = true
+					s.TSVal = 5000 + uint32(int32(int8(next())))*100
+					s.TSEcr = c.tsNow(h.now) - uint32(next())
 				}
 				s.Data = string(data[:int(next())*8])
 				h.send(s)

@@ -98,8 +98,8 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 	}
 	if n > 0 {
 		o.q, o.off, o.n = &c.sndq, off, n
+		c.lastSend = now
 	}
-	c.lastSend = now
 	c.stats.SegmentsOut++
 	c.emit(o)
 }
@@ -120,7 +120,6 @@ func (c *Conn) sendRST(now time.Time, seq Seq) {
 		SrcPort: c.tuple.Local.Port(), DstPort: c.tuple.Remote.Port(),
 		Seq: seq, Flags: FlagRST,
 	}
-	c.lastSend = now
 	c.emitHeader(c.tuple, &h)
 }
 
