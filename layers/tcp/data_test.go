@@ -584,3 +584,40 @@ func TestIdleRestartWindow(t *testing.T) {
 		t.Fatalf("cwnd after idle %d (was %d)", w, grown)
 	}
 }
+
+func TestSendBufferBound(t *testing.T) {
+	// Write takes what fits and reports it; acknowledged data frees room
+	// and raises EventWritable.
+	h := newHarness(t)
+	h.cfg.SendBufferSize = 5000
+	h.established()
+	if h.c.Available() != 5000 || h.c.Tuple() != tTuple {
+		t.Fatalf("Available %d Tuple %v", h.c.Available(), h.c.Tuple())
+	}
+	n, err := h.c.Write(h.now, make([]byte, 8000))
+	if n != 5000 || err != nil || h.c.Available() != 0 {
+		t.Fatalf("Write = %d, %v; Available %d", n, err, h.c.Available())
+	}
+	if n, err := h.c.Write(h.now, []byte("more")); n != 0 || err != nil {
+		t.Fatalf("Write to a full buffer = %d, %v", n, err)
+	}
+	h.take()
+	h.c.TakeEvents()
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc + 1400, Win: 30000})
+	if !h.c.TakeEvents().Has(EventWritable) || h.c.Available() != 1400 {
+		t.Fatalf("after ACK: Available %d", h.c.Available())
+	}
+	// Outgoing's payload accessors agree with the wire.
+	var o *Outgoing
+	h.c.emit = func(x *Outgoing) { o = x }
+	h.c.SetNoDelay(true)
+	h.c.Write(h.now, []byte("tail"))
+	h.c.HandleTimer(h.now.Add(time.Hour)) // retransmits from the queue
+	if o == nil || o.PayloadLen() == 0 {
+		t.Fatal("nothing emitted")
+	}
+	p := make([]byte, o.PayloadLen())
+	if o.CopyPayload(p) != len(p) || o.Len() != o.Header.Len()+len(p) {
+		t.Fatal("payload accessors")
+	}
+}
