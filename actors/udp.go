@@ -117,6 +117,11 @@ func (a *udpActor) bind(s *UDPSocket, local netip.AddrPort) error {
 	case !addr.IsUnspecified() && addr != a.env.IPv4.Addr():
 		return errUDPAddrNotAvail
 	}
+	if s.remote.IsValid() && addr.IsUnspecified() {
+		// A connected socket's source is the address its route uses, as
+		// on Linux after connect(2).
+		addr = a.env.IPv4.Addr()
+	}
 	port := local.Port()
 	var err error
 	if port == 0 {

@@ -1,0 +1,352 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/actnet/actnet"
+	"github.com/actnet/actnet/actors"
+	"github.com/actnet/actnet/device"
+)
+
+// udpEchoServer echoes every datagram on c back to its sender until c is
+// closed.
+func udpEchoServer(t *testing.T, c net.PacketConn) {
+	t.Helper()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if _, err := c.WriteTo(buf[:n], from); err != nil {
+				t.Errorf("echo write: %v", err)
+				return
+			}
+		}
+	}()
+}
+
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7) + seed
+	}
+	return b
+}
+
+// TestUDPEchoSizes echoes datagrams from 1 byte to the IPv4 maximum
+// between two stacks: the larger ones are fragmented and reassembled both
+// ways and must come back intact.
+func TestUDPEchoSizes(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	srv, err := b.ListenPacket("udp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	udpEchoServer(t, srv)
+
+	c, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr(), 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if la := c.LocalAddr().(*net.UDPAddr); la.Port < 49152 || !la.IP.Equal(net.IP(a.Addr().AsSlice())) {
+		t.Errorf("local address %v: want the stack's address and an ephemeral port", la)
+	}
+	buf := make([]byte, 70000)
+	for i, size := range []int{1, 1472, 1473, 3000, 8000, 30000, 65507} {
+		want := pattern(size, byte(i))
+		if _, err := c.Write(want); err != nil {
+			t.Fatalf("write %d bytes: %v", size, err)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("read back %d bytes: %v", size, err)
+		}
+		if !bytes.Equal(buf[:n], want) {
+			t.Fatalf("%d-byte datagram came back as %d bytes, not intact", size, n)
+		}
+	}
+	if _, err := c.Write(make([]byte, 65508)); !errors.Is(err, syscall.EMSGSIZE) {
+		t.Fatalf("65508-byte write: %v, want EMSGSIZE", err)
+	}
+	st := b.Stats().Layers["udp"]
+	if st.Received != 7 || st.Sent != 7 {
+		t.Errorf("b's udp counters: %d received, %d sent; want 7 and 7", st.Received, st.Sent)
+	}
+}
+
+// TestUDPEchoWithLoss echoes through a lossy, reordering link: lost
+// fragments cost whole datagrams, which are counted, and nothing hangs.
+func TestUDPEchoWithLoss(t *testing.T) {
+	faults := device.Faults{Seed: 11, DropPercent: 5, ReorderPercent: 10, DuplicatePercent: 2}
+	da, db := device.NewMemoryPair(device.MemoryConfig{FaultsAToB: faults})
+	// A virtual clock lets the test jump past the reassembly timeout.
+	clock := actors.NewVirtualClock(time.Now())
+	start := func(dev device.Device, addr netip.Prefix) *actnet.Stack {
+		s, err := actnet.New(actnet.Config{Device: dev, IPv4: addr, Logger: testLogger(t), Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := start(da, addrA), start(db, addrB)
+	srv, err := b.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	udpEchoServer(t, srv)
+	c, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr(), 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 70000)
+	ok := 0
+	const n = 60
+	for i := range n {
+		want := pattern(8000, byte(i))
+		if _, err := c.Write(want); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		for {
+			m, err := c.Read(buf)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Equal(buf[:m], want) {
+				ok++
+				break
+			}
+			// A duplicate of an earlier echo: read on.
+		}
+	}
+	if ok == 0 || ok == n {
+		t.Fatalf("%d of %d echoes; want some lost at 5%% loss of 6 fragments each", ok, n)
+	}
+	// Every datagram that lost a fragment waits in reassembly until it
+	// times out (30 s at most), then is counted.
+	clock.Advance(31 * time.Second)
+	eventually(t, 5*time.Second, "the incomplete datagrams to time out", func() bool {
+		return b.Stats().Layers["ipv4"].Dropped["reassembly: incomplete datagram timed out"] > 0
+	})
+	st := b.Stats().Layers["ipv4"]
+	timedOut := st.Dropped["reassembly: incomplete datagram timed out"]
+	// A duplicate fragment arriving after its datagram completed starts
+	// a new one that never completes, so duplicates count too.
+	if limit := uint64(n-ok) + da.FaultStats().Duplicated; timedOut > limit {
+		t.Errorf("%d datagrams timed out, but only %d were lost or duplicated", timedOut, limit)
+	}
+	t.Logf("%d of %d echoed; %d incomplete datagrams timed out; link drops %+v", ok, n, timedOut, da.FaultStats())
+}
+
+// TestUDPPortUnreachable: a datagram to a closed port draws ICMP port
+// unreachable, and the connected socket's next read fails with connection
+// refused; an unconnected socket is not told.
+func TestUDPPortUnreachable(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	c, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr(), 9999))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("anyone?")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err = c.Read(make([]byte, 100))
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("read after port unreachable: %v, want ECONNREFUSED", err)
+	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) || opErr.Op != "read" {
+		t.Errorf("error %T %v is not a read *net.OpError", err, err)
+	}
+	// Reported once: the socket keeps working.
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 100)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("second read: %v, want a deadline error", err)
+	}
+	if got := b.Stats().Layers["udp"].Dropped["no socket (port unreachable)"]; got != 1 {
+		t.Errorf("b counted %d datagrams to closed ports, want 1", got)
+	}
+	if got := b.Stats().Layers["icmpv4"].Events["destination unreachable sent"]; got != 1 {
+		t.Errorf("b sent %d destination unreachable, want 1", got)
+	}
+
+	u, err := a.ListenPacket("udp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.WriteTo([]byte("x"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.Addr(), 9999))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the second error", func() bool {
+		return a.Stats().Layers["udp"].Events["ICMP errors ignored"] == 1
+	})
+	u.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, _, err := u.ReadFrom(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("unconnected socket read: %v, want a deadline error", err)
+	}
+}
+
+// TestUDPDeadlinesAndClose checks net.PacketConn semantics: a read
+// deadline in the past fails at once, one in the future unblocks a waiting
+// read, Close unblocks a read with net.ErrClosed, and the port is free
+// again after Close.
+func TestUDPDeadlinesAndClose(t *testing.T) {
+	a, _, _, _ := pair(t, device.MemoryConfig{})
+	c, err := a.ListenPacket("udp", "10.0.0.1:5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ListenPacket("udp", ":5000"); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("second bind: %v, want EADDRINUSE", err)
+	}
+	if _, err := a.ListenPacket("udp", "10.0.0.9:5001"); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Fatalf("bind to another host's address: %v, want EADDRNOTAVAIL", err)
+	}
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	if _, _, err := c.ReadFrom(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("past deadline: %v", err)
+	}
+	var ne net.Error
+	c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() { _, _, err := c.ReadFrom(make([]byte, 10)); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("moved deadline: %v, want a timeout", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a deadline set while reading did not unblock the read")
+	}
+	c.SetReadDeadline(time.Time{})
+	go func() { _, _, err := c.ReadFrom(make([]byte, 10)); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not unblock the read")
+	}
+	if err := c.Close(); err == nil {
+		t.Error("second Close succeeded")
+	}
+	c.SetWriteDeadline(time.Now().Add(-time.Second))
+	again, err := a.ListenPacket("udp", ":5000")
+	if err != nil {
+		t.Fatalf("rebind after Close: %v", err)
+	}
+	again.SetWriteDeadline(time.Now().Add(-time.Second))
+	if _, err := again.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 1}); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write after the write deadline: %v", err)
+	}
+	again.Close()
+}
+
+// TestUDPBroadcast: broadcast needs the option to send and to receive.
+func TestUDPBroadcast(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	rx, err := b.ListenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), 6000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := a.ListenUDP(netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	bcast := netip.MustParseAddrPort("10.0.0.255:6000")
+	if _, err := tx.WriteToUDPAddrPort([]byte("hello"), bcast); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("broadcast without the option: %v, want EACCES", err)
+	}
+	tx.SetBroadcast(true)
+	if _, err := tx.WriteToUDPAddrPort([]byte("hello"), bcast); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the broadcast dropped at b", func() bool {
+		return b.Stats().Layers["udp"].Dropped["broadcast not enabled on socket"] == 1
+	})
+	rx.SetBroadcast(true)
+	for _, dst := range []netip.AddrPort{bcast, netip.MustParseAddrPort("255.255.255.255:6000")} {
+		if _, err := tx.WriteToUDPAddrPort([]byte("hello"), dst); err != nil {
+			t.Fatal(err)
+		}
+		rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 10)
+		n, from, err := rx.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != "hello" || from.Addr() != a.Addr() {
+			t.Fatalf("broadcast to %v: %q from %v, %v", dst, buf[:n], from, err)
+		}
+	}
+}
+
+// TestUDPReceiveQueueBounded: datagrams nobody reads fill the socket's
+// queue up to its limit; the rest are counted as dropped.
+func TestUDPReceiveQueueBounded(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{RingSize: 4096})
+	rx, err := b.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 6001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	rx.SetReadBuffer(0) // clamped to one maximal datagram
+	tx, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr(), 6001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	// Resolve b first: the ARP queue holds only a few packets.
+	if _, err := ping(a, b.Addr(), 8, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if _, err := tx.Write(pattern(1000, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	eventually(t, 3*time.Second, "the overflow counted", func() bool {
+		st := b.Stats().Layers["udp"]
+		return st.Received == 200 && st.Dropped["receive queue full"] > 0
+	})
+	dropped := b.Stats().Layers["udp"].Dropped["receive queue full"]
+	read := 0
+	buf := make([]byte, 2000)
+	for {
+		rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, _, err := rx.ReadFrom(buf); err != nil {
+			break
+		}
+		read++
+	}
+	if uint64(read)+dropped != 200 {
+		t.Fatalf("read %d, dropped %d; want 200 in all", read, dropped)
+	}
+}
