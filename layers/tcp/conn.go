@@ -250,9 +250,10 @@ type Conn struct {
 	cc    CongestionControl
 	tuple Tuple
 
-	err    error
-	state  State
-	events Events
+	listenAddr netip.AddrPort // for a Conn made by Listen
+	err        error
+	state      State
+	events     Events
 
 	passive      bool // opened from a SYN (Accept or Listen)
 	fromListen   bool // opened by a LISTEN-state Conn, returns to LISTEN on RST
@@ -390,12 +391,14 @@ func Accept(cfg *Config, t Tuple, syn *Segment, iss Seq, now time.Time, emit Emi
 
 // Listen returns a Conn in LISTEN on local, the RFC's passive OPEN: the
 // first acceptable SYN from anyone binds it to that peer, with an ISN keyed
-// by cfg.ISNSecret. A stack serving many peers on a port keeps listeners in
+// by cfg.ISNSecret. An unspecified address in local matches any address
+// on the port. A stack serving many peers on a port keeps listeners in
 // its demultiplexer instead and calls Accept per SYN; Listen serves single
 // connection use and tests.
 func Listen(cfg *Config, local netip.AddrPort, emit Emitter) *Conn {
 	c := newConn(cfg, emit)
 	c.tuple.Local = local
+	c.listenAddr = local
 	c.state = StateListen
 	c.fromListen = true
 	return c

@@ -34,7 +34,8 @@ func (c *Conn) HandleSegment(now time.Time, t Tuple, seg *Segment) {
 
 // inputListen is §3.10.7.2.
 func (c *Conn) inputListen(now time.Time, t Tuple, seg *Segment) {
-	if t.Local != c.tuple.Local && c.tuple.Local.IsValid() {
+	l := c.listenAddr
+	if t.Local.Port() != l.Port() || (!l.Addr().IsUnspecified() && t.Local.Addr() != l.Addr()) {
 		c.stats.DroppedForeign++
 		return
 	}
@@ -318,7 +319,7 @@ func (c *Conn) inputRST() {
 	case StateSynReceived:
 		if c.fromListen {
 			// §3.10.7.4: a passive open goes back to LISTEN.
-			local, stats := c.tuple.Local, c.stats
+			local, stats := c.listenAddr, c.stats
 			*c = *Listen(&c.cfg, local, c.emit)
 			c.stats = stats
 			return

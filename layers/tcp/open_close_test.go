@@ -250,6 +250,27 @@ func TestListenRSTReturnsToListen(t *testing.T) {
 	h.state(StateEstablished)
 }
 
+func TestListenWildcard(t *testing.T) {
+	h := newHarness(t)
+	h.c = Listen(&h.cfg, netipMust("0.0.0.0:80"), h.emit)
+	// Another port: not ours.
+	other := Tuple{Local: netipMust("192.0.2.1:81"), Remote: tRemote}
+	h.c.HandleSegment(h.now, other, h.segment(S{F: FlagSYN, Seq: remoteISS}))
+	h.state(StateListen)
+	h.expectNothing()
+	h.send(S{F: FlagSYN, Seq: remoteISS, Win: 1000})
+	h.state(StateSynReceived)
+	if h.c.Tuple() != tTuple {
+		t.Fatalf("bound to %v", h.c.Tuple())
+	}
+	h.take()
+	h.send(S{F: FlagRST, Seq: remoteISS + 1})
+	h.state(StateListen)
+	if h.c.listenAddr != netipMust("0.0.0.0:80") {
+		t.Fatal("wildcard lost on return to LISTEN")
+	}
+}
+
 func TestAbortStates(t *testing.T) {
 	// ABORT (§3.10.5): RST from synchronized states, nothing from
 	// SYN-SENT or TIME-WAIT; both end CLOSED with ErrAborted.
