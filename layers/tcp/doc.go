@@ -26,6 +26,9 @@
 //	CloseWrite(now), Close(now), Abort(now)
 //	SetNoDelay, SetPathMTU, SetKeepAlive, SetUserTimeout
 //
+// and may look at State, Tuple, Err, Buffered (bytes to read), Available
+// (room to write), Unsent, MSS, RTO, CongestionWindow and Stats.
+//
 // Segments to send are passed, while the call runs, to the Emitter given at
 // creation as an *Outgoing whose Emit serializes it into the owner's
 // buffer; nothing is allocated per segment. After each call the owner
