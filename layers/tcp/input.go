@@ -149,6 +149,9 @@ func (c *Conn) establish(now time.Time) {
 		// Created now that the MSS is settled, so that the initial
 		// window is in the right segment size (RFC 5681 §3.1).
 		c.cc = c.cfg.Congestion(c.sndMSS)
+		if c.cc == nil {
+			c.cc = NewNewReno(c.sndMSS)
+		}
 	}
 	if c.finQueued {
 		c.state = StateFinWait1
