@@ -29,7 +29,7 @@ var (
 // TCP limits. Every table has a cap (DESIGN.md, principle 5).
 const (
 	DefaultMaxConns = 65536
-	DefaultBacklog  = 128
+	DefaultBacklog  = 1024
 	// maxInbox bounds the segments waiting in one connection's mailbox;
 	// beyond it data segments are dropped, while segments that carry no
 	// data (ACK, FIN, RST) are always admitted.
@@ -334,17 +334,19 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	}
 	ca := newConnActor(a.env, a.c, conn, sock)
 	queue, service, self := l.queue, l.service, ctx.Self()
-	ca.offer = func(ctx actor.Context, c *connActor) {
-		ctx.Send(self, &passiveEstablished{who: ctx.Self()})
+	ca.offer = func(ctx actor.Context, c *connActor) bool {
 		switch {
 		case queue != nil:
 			if !queue.offer(c.sock) {
-				a.c.acceptQueueFull.Inc()
-				c.conn.Abort(a.env.Clock.Now())
+				return false
 			}
 		case service != nil:
 			ctx.Send(service, &appWanted{conn: ctx.Self(), local: t.Local, remote: t.Remote})
 		}
+		// Only now does it stop counting against the backlog: a full
+		// accept queue holds new SYNs back, as Linux's does.
+		ctx.Send(self, &passiveEstablished{who: ctx.Self()})
+		return true
 	}
 	rec := a.spawnConn(ctx, ca)
 	rec.listener = l

@@ -45,9 +45,11 @@ type connActor struct {
 
 	sock *Socket    // the net.Conn user, or nil
 	app  *actor.PID // the app actor user, or nil
-	// offer hands an established passive connection to its listener; nil
-	// for active opens and once done.
-	offer          func(ctx actor.Context, a *connActor)
+	// offer hands an established passive connection to its listener and
+	// reports whether the listener took it; nil for active opens and once
+	// done. A full accept queue is retried for a while (offerRetries).
+	offer          func(ctx actor.Context, a *connActor) bool
+	offerTries     int
 	suspended      bool
 	userClosed     bool
 	finished       bool
@@ -116,6 +118,8 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *mailbox.Abort:
 		a.userClosed = true
 		a.conn.Abort(now)
+	case *retryOffer:
+		a.tryOffer(ctx)
 	case *attachApp:
 		a.app = m.app
 		ctx.Watch(m.app)
@@ -147,10 +151,7 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 		if a.sock != nil {
 			a.sock.setEstablished()
 		}
-		if a.offer != nil {
-			a.offer(ctx, a)
-			a.offer = nil
-		}
+		a.tryOffer(ctx)
 	}
 	if !a.suspended {
 		a.pull(ctx, now)
@@ -163,6 +164,38 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 		return
 	}
 	a.rearm(ctx)
+}
+
+// Accept-queue retries: every offerInterval, for offerRetries times, then
+// the connection is reset.
+const (
+	offerInterval = 100 * time.Millisecond
+	offerRetries  = 30
+)
+
+// retryOffer is the timer of a connection waiting for room in its
+// listener's accept queue.
+type retryOffer struct{}
+
+// tryOffer hands an established passive connection to its listener, and
+// when the accept queue is full tries again later: the peer already thinks
+// it is connected, and a moment's wait beats a reset.
+func (a *connActor) tryOffer(ctx actor.Context) {
+	if a.offer == nil {
+		return
+	}
+	if a.offer(ctx, a) {
+		a.offer = nil
+		return
+	}
+	a.offerTries++
+	if a.offerTries > offerRetries {
+		a.offer = nil
+		a.c.acceptQueueFull.Inc()
+		a.conn.Abort(a.env.Clock.Now())
+		return
+	}
+	a.env.Schedule(NewTimerID(), ctx.Self(), a.env.Clock.Now().Add(offerInterval), &retryOffer{})
 }
 
 // pull moves received data from the control block to the user while the
