@@ -127,7 +127,8 @@ func (st Stats) Dropped(layer, reason string) uint64 {
 	return st.Layers[layer].Dropped[reason]
 }
 
-// String formats the counters one per line, layers and reasons sorted.
+// String formats the counters one per line, layers and reasons sorted;
+// events and drops that never happened are left out.
 func (st Stats) String() string {
 	var b strings.Builder
 	names := make([]string, 0, len(st.Layers))
@@ -151,7 +152,9 @@ func writeSorted(b *strings.Builder, m map[string]uint64, prefix string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(b, "    %d %s%s\n", m[k], prefix, k)
+		if m[k] != 0 {
+			fmt.Fprintf(b, "    %d %s%s\n", m[k], prefix, k)
+		}
 	}
 }
 

@@ -309,3 +309,9 @@ func (c *Conn) SetLinger(sec int) error {
 	c.linger = sec
 	return nil
 }
+
+// Dial is DialContext without a context: it waits as long as the handshake
+// takes (the SYN is retried for up to three minutes).
+func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	return s.DialContext(context.Background(), network, address)
+}

@@ -49,6 +49,7 @@ type Env struct {
 	PIDs PIDs
 
 	linkSent, linkErrors *mailbox.Counter
+	ethernetSent         *mailbox.Counter
 	pings                pingWaiters
 }
 

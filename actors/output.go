@@ -309,6 +309,7 @@ func directedBroadcast(prefix netip.Prefix) netip.Addr {
 func (e *Env) initLink() {
 	link := e.Counters.Layer("link")
 	e.linkSent = &link.Sent
+	e.ethernetSent = &e.Counters.Layer("ethernet").Sent
 	e.linkErrors = link.Drop("write error")
 }
 
@@ -317,6 +318,7 @@ func (e *Env) initLink() {
 func (e *Env) writeFrame(buf *mailbox.Buffer, frame []byte, dst ethernet.Addr, typ ethernet.EtherType) error {
 	h := ethernet.Header{Dst: dst, Src: e.MAC, Type: typ}
 	h.Emit(frame)
+	e.ethernetSent.Inc()
 	err := e.Device.Write(frame)
 	buf.Release()
 	if err != nil {

@@ -20,14 +20,15 @@ func NewSlogLogger(log zerolog.Logger) *slog.Logger {
 	return slog.New(&slogToZerolog{log: log})
 }
 
+// zerologLevel maps protoactor's levels one step down: its Info lines
+// (system started, dead letters after a connection closed) are runtime
+// internals, which belong at debug in the stack's log.
 func zerologLevel(l slog.Level) zerolog.Level {
 	switch {
 	case l >= slog.LevelError:
 		return zerolog.ErrorLevel
 	case l >= slog.LevelWarn:
 		return zerolog.WarnLevel
-	case l >= slog.LevelInfo:
-		return zerolog.InfoLevel
 	default:
 		return zerolog.DebugLevel
 	}

@@ -26,7 +26,7 @@ ip -n "$ns" addr add "$linux/24" dev tap0
 ip -n "$ns" link set tap0 up
 
 echo "== actnet serve --tap tap0 --ipv4 $stack/24"
-ip netns exec "$ns" "$bin" serve --tap tap0 --ipv4 "$stack/24" --log-level info &
+ip netns exec "$ns" "$bin" serve --tap tap0 --ipv4 "$stack/24" --app echo:9000 --log-level info &
 pid=$!
 
 for _ in $(seq 50); do
@@ -36,6 +36,12 @@ done
 
 echo "== Linux pings actnet"
 ip netns exec "$ns" ping -c 5 -i 0.2 "$stack"
+if command -v nc >/dev/null; then
+  echo "== Linux talks to actnet's echo app (one supervised actor per connection)"
+  printf 'hello from Linux\nactnet echoes every line\n' | ip netns exec "$ns" nc -N -w 3 "$stack" 9000
+else
+  echo "(install netcat-openbsd to see the echo app answer)"
+fi
 echo "== Linux's neighbour table (learned from actnet's ARP)"
 ip -n "$ns" neigh show dev tap0
 
