@@ -66,6 +66,15 @@ type DialTCP struct {
 	Reply  chan error
 }
 
+// reopenFromTimeWait hands the tcp actor a SYN that ended a connection's
+// TIME-WAIT; the new connection's ISN must be at least minISS so old
+// duplicates cannot be taken for new data.
+type reopenFromTimeWait struct {
+	syn    *mailbox.PacketsArrived
+	minISS tcp.Seq
+	old    *actor.PID
+}
+
 // passiveEstablished tells the tcp actor a connection it accepted left
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }
@@ -209,12 +218,16 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 			r.listener.halfOpen--
 			r.listener = nil
 		}
+	case *reopenFromTimeWait:
+		a.reopen(ctx, m)
 	case *actor.Terminated:
 		if r, ok := a.records[m.Who.Id]; ok {
 			if r.listener != nil {
 				r.listener.halfOpen--
 			}
-			delete(a.conns, r.tuple)
+			if pid, ok := a.conns[r.tuple]; ok && pid.Equal(m.Who) {
+				delete(a.conns, r.tuple)
+			}
 			delete(a.records, m.Who.Id)
 		}
 	}
@@ -279,7 +292,7 @@ func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 		if l, ok := a.listeners[t.Local.Port()]; ok {
 			switch tcp.ClassifyListen(&p.TCP) {
 			case tcp.ListenAccept:
-				a.accept(ctx, l, t, p, now)
+				a.accept(ctx, l, t, p, now, 0)
 				continue
 			case tcp.ListenDrop:
 				a.c.listenDrop.Inc()
@@ -292,6 +305,28 @@ func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	}
 	flush()
 	batch.Release()
+}
+
+// reopen accepts a SYN that ended a TIME-WAIT connection, if its port is
+// still listening.
+func (a *tcpActor) reopen(ctx actor.Context, m *reopenFromTimeWait) {
+	defer m.syn.Release()
+	p := &m.syn.Packets[0]
+	t := tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, p.TCP.DstPort()), Remote: netip.AddrPortFrom(p.Src, p.TCP.SrcPort())}
+	if pid, ok := a.conns[t]; ok && pid.Equal(m.old) {
+		delete(a.conns, t) // the old actor is on its way out
+	}
+	if _, busy := a.conns[t]; busy {
+		return
+	}
+	l, ok := a.listeners[t.Local.Port()]
+	if !ok {
+		a.c.closedPort.Inc()
+		a.reject(t, &p.TCP)
+		return
+	}
+	a.c.Event("time-wait reopened").Inc()
+	a.accept(ctx, l, t, p, a.env.Clock.Now(), m.minISS)
 }
 
 // reject answers a segment that found no connection with a reset.
@@ -311,8 +346,9 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP})
 }
 
-// accept opens a passive connection for a SYN that reached a listener.
-func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) {
+// accept opens a passive connection for a SYN that reached a listener. A
+// non-zero minISS is the floor for the ISN after TIME-WAIT reuse.
+func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time, minISS tcp.Seq) {
 	switch {
 	case l.halfOpen >= l.backlog:
 		// Like Linux without SYN cookies: drop, the peer retransmits.
@@ -322,7 +358,11 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		a.c.tableFull.Inc()
 		return
 	}
-	conn, err := tcp.Accept(&l.cfg, t, &p.TCP, tcp.ISN(a.secret, t, now), now, a.emit)
+	iss := tcp.ISN(a.secret, t, now)
+	if minISS != 0 && iss.LessThan(minISS) {
+		iss = minISS
+	}
+	conn, err := tcp.Accept(&l.cfg, t, &p.TCP, iss, now, a.emit)
 	if err != nil {
 		a.c.listenDrop.Inc()
 		return

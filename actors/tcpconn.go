@@ -81,7 +81,17 @@ func (a *connActor) Receive(ctx actor.Context) {
 		}
 	case *mailbox.PacketsArrived:
 		for i := range m.Packets {
-			a.conn.HandleSegment(now, a.tuple, &m.Packets[i].TCP)
+			p := &m.Packets[i]
+			a.conn.HandleSegment(now, a.tuple, &p.TCP)
+			if minISS, ok := a.conn.TimeWaitReuse(); ok {
+				// A new SYN ended TIME-WAIT (RFC 1122 §4.2.2.13): the
+				// tcp actor opens the new connection with it.
+				reopen := mailbox.NewBatch()
+				reopen.Add(*p)
+				p.Buf = nil
+				ctx.Send(a.env.PIDs.TCP, &reopenFromTimeWait{syn: reopen, minISS: minISS, old: ctx.Self()})
+				break
+			}
 		}
 		a.inbox.Add(-int64(m.Len()))
 		m.Release()

@@ -1,0 +1,67 @@
+package actors
+
+import (
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/actnet/actnet/layers/tcp"
+)
+
+// A SYN for a connection the server holds in TIME-WAIT opens a new
+// connection at once (RFC 1122 §4.2.2.13) instead of being lost.
+func TestTimeWaitIsReusedByANewSYN(t *testing.T) {
+	a, b := startPair(t)
+	q, err := b.Listen(80, 0, tcp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := netip.AddrPortFrom(a.Env.IPv4.Addr(), 40000)
+	to := netip.AddrPortFrom(b.Env.IPv4.Addr(), 80)
+	never := make(chan struct{})
+
+	dial := func() (client, server *Socket) {
+		client, err := a.Dial(local, to, tcp.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-client.Established():
+		case <-time.After(500 * time.Millisecond):
+			t.Fatal("no handshake within 500 ms: the SYN was lost to TIME-WAIT and had to be retried")
+		}
+		for {
+			if s, ok := q.Take(); ok {
+				return client, s
+			}
+			select {
+			case <-q.Ready():
+			case <-time.After(5 * time.Second):
+				t.Fatal("nothing to accept")
+			}
+		}
+	}
+
+	client, server := dial()
+	// The server closes first, so the server ends up in TIME-WAIT.
+	server.Write([]byte("bye"), never)
+	server.Close(false)
+	if got, err := io.ReadAll(readerOf(client)); err != nil || string(got) != "bye" {
+		t.Fatalf("client read %q, %v", got, err)
+	}
+	client.Close(false)
+	time.Sleep(50 * time.Millisecond) // let the last ACK land
+
+	client2, server2 := dial()
+	roundTrip(t, client2, server2, "hello again")
+	if got := b.Env.Counters.Snapshot()["tcp"].Events["time-wait reopened"]; got != 1 {
+		t.Fatalf("time-wait reopened %d times, want 1", got)
+	}
+}
+
+type socketReader struct{ s *Socket }
+
+func (r socketReader) Read(p []byte) (int, error) { return r.s.Read(p, timeout(5*time.Second)) }
+
+func readerOf(s *Socket) io.Reader { return socketReader{s} }
