@@ -88,27 +88,30 @@ type tcpCounters struct {
 	acceptQueueFull                                 *mailbox.Counter
 	resetsSent, established, accepted, connCrashes  *mailbox.Counter
 	appGone, appCrashes                             *mailbox.Counter
+	controlErrors, controlErrorsIgnored             *mailbox.Counter
 }
 
 func newTCPCounters(c *mailbox.Counters) *tcpCounters {
 	l := c.Layer("tcp")
 	t := &tcpCounters{
-		LayerCounters:   l,
-		badChecksum:     l.Drop("bad checksum"),
-		badAddress:      l.Drop("bad address or port"),
-		closedPort:      l.Drop("closed port (reset sent)"),
-		listenDrop:      l.Drop("not a connection request"),
-		backlogFull:     l.Drop("listen backlog full"),
-		tableFull:       l.Drop("connection table full"),
-		inboxFull:       l.Drop("connection inbox full"),
-		emitFailed:      l.Drop("out: segment too large for a buffer"),
-		acceptQueueFull: l.Drop("accept queue full (reset)"),
-		resetsSent:      l.Event("resets sent"),
-		established:     l.Event("connections established"),
-		accepted:        l.Event("passive opens"),
-		connCrashes:     l.Event("connection actor crashes"),
-		appGone:         l.Event("connections reset: app gone"),
-		appCrashes:      l.Event("app actor crashes"),
+		LayerCounters:        l,
+		badChecksum:          l.Drop("bad checksum"),
+		badAddress:           l.Drop("bad address or port"),
+		closedPort:           l.Drop("closed port (reset sent)"),
+		listenDrop:           l.Drop("not a connection request"),
+		backlogFull:          l.Drop("listen backlog full"),
+		tableFull:            l.Drop("connection table full"),
+		inboxFull:            l.Drop("connection inbox full"),
+		emitFailed:           l.Drop("out: segment too large for a buffer"),
+		acceptQueueFull:      l.Drop("accept queue full (reset)"),
+		resetsSent:           l.Event("resets sent"),
+		established:          l.Event("connections established"),
+		accepted:             l.Event("passive opens"),
+		connCrashes:          l.Event("connection actor crashes"),
+		appGone:              l.Event("connections reset: app gone"),
+		appCrashes:           l.Event("app actor crashes"),
+		controlErrors:        l.Event("ICMP errors applied"),
+		controlErrorsIgnored: l.Drop("ICMP error quoting no data in flight"),
 	}
 	for i := 1; i < tcp.NumParseErrors; i++ {
 		t.parse[i] = l.Drop(tcp.ParseError(i).Error())
@@ -220,6 +223,12 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		}
 	case *reopenFromTimeWait:
 		a.reopen(ctx, m)
+	case *mailbox.ControlErrorArrived:
+		if pid, ok := a.conns[tcp.Tuple{Local: m.Local, Remote: m.Remote}]; ok {
+			ctx.Send(pid, m)
+		} else {
+			a.c.Event("ICMP errors for no connection").Inc()
+		}
 	case *actor.Terminated:
 		if r, ok := a.records[m.Who.Id]; ok {
 			if r.listener != nil {
@@ -362,7 +371,9 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	if minISS != 0 && iss.LessThan(minISS) {
 		iss = minISS
 	}
-	conn, err := tcp.Accept(&l.cfg, t, &p.TCP, iss, now, a.emit)
+	cfg := l.cfg
+	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	conn, err := tcp.Accept(&cfg, t, &p.TCP, iss, now, a.emit)
 	if err != nil {
 		a.c.listenDrop.Inc()
 		return
@@ -449,6 +460,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 	if cfg.MTU == 0 {
 		cfg.MTU = a.env.MTU
 	}
+	cfg.MTU = min(cfg.MTU, a.out.PathMTU(remote.Addr()))
 	now := a.env.Clock.Now()
 	conn, err := tcp.Connect(&cfg, t, tcp.ISN(a.secret, t, now), now, a.emit)
 	if err != nil {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/actnet/actnet/layers/icmpv4"
 	"github.com/actnet/actnet/layers/tcp"
 	"github.com/actnet/actnet/mailbox"
 )
@@ -128,6 +130,14 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *mailbox.Abort:
 		a.userClosed = true
 		a.conn.Abort(now)
+	case *mailbox.ControlErrorArrived:
+		if e, ok := controlErrorFromICMPv4(m); ok {
+			if a.conn.HandleControlError(now, e) {
+				a.c.controlErrors.Inc()
+			} else {
+				a.c.controlErrorsIgnored.Inc()
+			}
+		}
 	case *retryOffer:
 		a.tryOffer(ctx)
 	case *attachApp:
@@ -174,6 +184,40 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 		return
 	}
 	a.rearm(ctx)
+}
+
+// controlErrorFromICMPv4 reads an ICMPv4 error the way RFC 1122 §4.2.3.9
+// sorts them: port and protocol unreachable are hard errors, the other
+// unreachables and time exceeded are soft, fragmentation needed carries the
+// new path MTU. It reports false for errors TCP does not act on.
+func controlErrorFromICMPv4(m *mailbox.ControlErrorArrived) (tcp.ControlError, bool) {
+	if len(m.Quote) < 8 {
+		return tcp.ControlError{}, false
+	}
+	e := tcp.ControlError{Seq: tcp.Seq(binary.BigEndian.Uint32(m.Quote[4:8]))}
+	switch m.Type {
+	case icmpv4.TypeDestUnreachable:
+		switch m.Code {
+		case icmpv4.CodeFragmentationNeeded:
+			if m.MTU <= 0 {
+				return e, false
+			}
+			e.MTU = m.MTU
+		case icmpv4.CodePortUnreachable:
+			e.Hard = tcp.ErrRefused
+		case icmpv4.CodeProtocolUnreachable:
+			e.Hard = tcp.ErrProtocolUnreachable
+		case icmpv4.CodeNetUnreachable, icmpv4.CodeDestNetUnknown, icmpv4.CodeNetProhibited, icmpv4.CodeNetUnreachableForTOS:
+			e.Soft = tcp.ErrNetUnreachable
+		default:
+			e.Soft = tcp.ErrHostUnreachable
+		}
+	case icmpv4.TypeTimeExceeded, icmpv4.TypeParameterProblem:
+		e.Soft = tcp.ErrHostUnreachable
+	default:
+		return e, false
+	}
+	return e, true
 }
 
 // Accept-queue retries: every offerInterval, for offerRetries times, then

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// tcpHeedsPathMTU turns on TestTapPathMTU. The IPv4 side is done (the
-// router's report lowers the path MTU and is delivered to the tcp actor
-// as a mailbox.ControlErrorArrived; IPv4Output.PathMTU reads it); TCP
-// must lower its MSS from it and resegment.
-const tcpHeedsPathMTU = false
-
 const tcpEchoMiB = `
 import socket, sys, threading
 data = bytes((i * 31 + 7) & 0xff for i in range(1 << 20))
@@ -37,10 +31,6 @@ print("echoed", len(got), bytes(got) == data)
 // and the stack must heed it for a 1 MiB TCP echo to complete.
 func TestTapPathMTU(t *testing.T) {
 	requireNetns(t, "ping", "python3")
-	if !tcpHeedsPathMTU {
-		t.Skip("the tcp actor does not consume ControlErrorArrived / PathMTU yet: its full-size DF segments " +
-			"fail with ErrTooBig after the router's report; set tcpHeedsPathMTU once it resegments")
-	}
 	ns, stack := tapStackNS(t, "--ipv4-gateway", tapLinux, "--app", "echo:9000")
 	router, peer := newNetns(t), newNetns(t)
 

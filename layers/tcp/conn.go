@@ -209,6 +209,10 @@ type Conn struct {
 
 	stats Stats
 	out   Outgoing
+
+	// softErr is the last ICMP error that did not end the connection; a
+	// handshake that times out reports it (RFC 1122 §4.2.3.9).
+	softErr error
 }
 
 // Stats counts per-connection anomalies, for the owner to aggregate.
@@ -225,6 +229,7 @@ type Stats struct {
 	FastRetransmits         uint64
 	RTOExpirations          uint64 // retransmission timer expiries
 	Timeouts                uint64 // connections given up (R2, user timeout, keep-alive)
+	DroppedControlErrors    uint64 // ICMP errors quoting a sequence number not in flight
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.

@@ -166,6 +166,12 @@ func (c *Conn) timeout(now time.Time) {
 	if c.state != StateSynSent {
 		c.sendRST(now, c.sndNxt)
 	}
+	if (c.state == StateSynSent || c.state == StateSynReceived) && c.softErr != nil {
+		// Say why the handshake never completed, if an ICMP error told
+		// us (RFC 1122 §4.2.3.9).
+		c.enterClosed(c.softErr)
+		return
+	}
 	c.enterClosed(ErrTimedOut)
 }
 
