@@ -50,7 +50,7 @@ func stopAndCounters(t *testing.T, stack *process) string {
 }
 
 // counter reads "N dropped: reason" or "N event" from printed counters of
-// one layer.
+// one layer; a counter not printed is zero.
 func counter(t *testing.T, printed, layer, line string) uint64 {
 	t.Helper()
 	sections := regexp.MustCompile(`(?m)^(\S+):$`).FindAllStringSubmatchIndex(printed, -1)
@@ -68,8 +68,7 @@ func counter(t *testing.T, printed, layer, line string) uint64 {
 			return v
 		}
 	}
-	t.Fatalf("no counter %q in layer %s:\n%s", line, layer, printed)
-	return 0
+	return 0 // zero counters are not printed
 }
 
 // TestTapPingLarge: Linux's ping -s 6000 needs reassembly in and
