@@ -31,8 +31,8 @@ func demo(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *count < 1 || *count > 10000 || *size < 0 || *size > 1400 || *loss < 0 || *loss >= 100 {
-		fmt.Fprintln(stderr, "actnet demo: --count must be 1..10000, --size 0..1400, --loss 0..99")
+	if *count < 1 || *count > 10000 || *size < 0 || *size > 65507 || *loss < 0 || *loss >= 100 {
+		fmt.Fprintln(stderr, "actnet demo: --count must be 1..10000, --size 0..65507, --loss 0..99")
 		return 2
 	}
 	a, b := device.NewMemoryPair(device.MemoryConfig{})
