@@ -1,0 +1,75 @@
+package tests
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/actnet/actnet/device"
+)
+
+// A peer that does not read makes the writer block: the bytes in flight
+// are bounded by the buffers (send buffer, receive buffer, socket read
+// limit), the advertised window closes, and the write ends with the
+// deadline. Once the peer reads, everything arrives intact.
+func TestTCPWriterBlocksWhenPeerDoesNotRead(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	l, err := b.Listen("tcp", ":9000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := a.Dial("tcp", netip.AddrPortFrom(b.Addr(), 9000).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	server := <-accepted
+	defer server.Close()
+
+	data := randomBytes(8 << 20)
+	c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	n, err := c.Write(data)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a peer that does not read: %d bytes, %v; want a deadline error", n, err)
+	}
+	const bound = 3 * 256 << 10 // send buffer + receive buffer + socket read limit
+	if n == 0 || n > bound {
+		t.Fatalf("%d bytes taken before blocking; want 0 < n <= %d", n, bound)
+	}
+	t.Logf("%d bytes taken before the writer blocked", n)
+
+	// The peer reads now: what was taken arrives intact, and the rest can
+	// be written.
+	c.SetWriteDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data[n:])
+		if err == nil {
+			err = c.(interface{ CloseWrite() error }).CloseWrite()
+		}
+		done <- err
+	}()
+	server.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(server)
+	if err != nil {
+		t.Fatalf("read: %v after %d bytes", err, len(got))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("second write: %v", err)
+	}
+	if string(got) != string(data) {
+		t.Fatalf("received %d bytes, not the %d written", len(got), len(data))
+	}
+}
