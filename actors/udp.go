@@ -143,7 +143,11 @@ func (a *udpActor) bind(s *UDPSocket, local netip.AddrPort) error {
 func (a *udpActor) handle(p *mailbox.Packet) {
 	d, err := udp.NewDatagram(p.Transport)
 	if err != nil {
-		a.drops[err].Inc()
+		if c, ok := a.drops[err]; ok {
+			c.Inc()
+		} else {
+			a.c.Drop("malformed").Inc()
+		}
 		return
 	}
 	// RFC 768: a zero checksum means none was sent, which IPv4 allows.

@@ -65,7 +65,7 @@ type UDPSocket struct {
 	ready chan struct{} // a datagram or an error arrived
 	done  chan struct{} // closed by Close
 
-	queueFull *mailbox.Counter
+	queueFull, sent *mailbox.Counter
 }
 
 func newUDPSocket(env *Env, out *IPv4Output, remote netip.AddrPort) *UDPSocket {
@@ -77,6 +77,7 @@ func newUDPSocket(env *Env, out *IPv4Output, remote netip.AddrPort) *UDPSocket {
 		ready:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		queueFull: env.Counters.Layer("udp").Drop("receive queue full"),
+		sent:      &env.Counters.Layer("udp").Sent,
 	}
 }
 
@@ -247,7 +248,7 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 	err = s.out.Send(buf, n, IPv4Send{Dst: dst, Src: src, Protocol: ipv4.ProtocolUDP})
 	switch {
 	case err == nil:
-		s.env.Counters.Layer("udp").Sent.Inc()
+		s.sent.Inc()
 		return nil
 	case errors.Is(err, ErrNoRoute):
 		return errUDPNoRoute
