@@ -350,3 +350,65 @@ func TestUDPReceiveQueueBounded(t *testing.T) {
 		t.Fatalf("read %d, dropped %d; want 200 in all", read, dropped)
 	}
 }
+
+// TestUDPLargeFirstDatagram sends a 30000-byte datagram before either
+// stack knows the other's MAC: its fragments wait for ARP together and all
+// leave once it resolves.
+func TestUDPLargeFirstDatagram(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	srv, err := b.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	udpEchoServer(t, srv)
+	c, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr(), 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := pattern(30000, 3)
+	if _, err := c.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 65536)
+	n, err := c.Read(buf)
+	if err != nil || !bytes.Equal(buf[:n], want) {
+		t.Fatalf("first datagram: %d bytes, %v", n, err)
+	}
+	if got := a.Stats().Layers["arp"].Dropped["out: resolution queue full"]; got != 0 {
+		t.Errorf("%d fragments pushed out of the ARP queue", got)
+	}
+}
+
+// TestUDPToSelf sends datagrams, small and large, to the stack's own
+// address: they loop back whole without touching the link.
+func TestUDPToSelf(t *testing.T) {
+	a, _, _, _ := pair(t, device.MemoryConfig{})
+	rx, err := a.ListenPacket("udp", ":8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(a.Addr(), 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	buf := make([]byte, 65536)
+	for _, size := range []int{5, 65507} {
+		want := pattern(size, 9)
+		if _, err := tx.Write(want); err != nil {
+			t.Fatal(err)
+		}
+		rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := rx.ReadFrom(buf)
+		if err != nil || !bytes.Equal(buf[:n], want) || from.String() != tx.LocalAddr().String() {
+			t.Fatalf("%d bytes to self: got %d from %v, %v", size, n, from, err)
+		}
+	}
+	if got := a.Stats().Layers["ipv4"].Events["datagrams fragmented"]; got != 0 {
+		t.Errorf("%d datagrams fragmented for loopback traffic", got)
+	}
+}
