@@ -1,0 +1,52 @@
+package tests
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/actnet/actnet/device"
+)
+
+// BenchmarkTCPBulkMemory measures one TCP connection moving data between
+// two stacks over the memory link: the cost of the stack itself, with no
+// device syscalls.
+func BenchmarkTCPBulkMemory(b *testing.B) {
+	a, s, _, _ := pair(b, device.MemoryConfig{RingSize: 4096})
+	l, err := s.Listen("tcp", ":9000")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			done <- 0
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		done <- n
+	}()
+	c, err := a.Dial("tcp", netip.AddrPortFrom(s.Addr(), 9000).String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	if n := <-done; n != int64(b.N)*int64(len(chunk)) {
+		b.Fatalf("received %d of %d bytes", n, int64(b.N)*int64(len(chunk)))
+	}
+	b.StopTimer()
+	c.Close()
+	var _ net.Conn = c
+}
