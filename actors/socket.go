@@ -33,9 +33,10 @@ type Socket struct {
 	limit int
 
 	mu          sync.Mutex
-	chunks      [][]byte
-	off         int // bytes of chunks[0] already read
-	pending     int // unread bytes in chunks
+	chunks      []*recvChunk // received data, oldest first
+	off         int          // bytes of chunks[0] already read
+	pending     int          // unread bytes in chunks
+	filling     bool         // the actor is reading into the last chunk
 	eof         bool
 	err         error // terminal: reset, timed out, aborted, closed
 	established bool
@@ -58,6 +59,24 @@ type writeResult struct {
 // defaultReadLimit is how much received data a socket holds beyond the
 // control block's own receive buffer.
 const defaultReadLimit = 256 << 10
+
+// recvChunkSize is the size of the pooled chunks received data is kept in;
+// the actor fills a chunk's free tail before taking a new one, so small
+// segments do not each hold a whole chunk.
+const recvChunkSize = 32 << 10
+
+// recvChunk is one pooled piece of a socket's received data: b[:n] holds
+// data, and the reader has consumed up to Socket.off of the first chunk.
+type recvChunk struct {
+	b [recvChunkSize]byte
+	n int
+}
+
+var recvChunks = sync.Pool{New: func() any { return new(recvChunk) }}
+
+// minFill is the least free space worth reading into; a chunk with less is
+// left as it is and a new one started.
+const minFill = 2048
 
 func newSocket(root *actor.RootContext, local, remote netip.AddrPort) *Socket {
 	return &Socket{
@@ -101,12 +120,37 @@ func (s *Socket) room() int {
 	return r
 }
 
-func (s *Socket) deliver(b []byte) {
+// reserve returns free space to read received data into: the tail of the
+// last chunk, or a fresh pooled chunk. The actor reads into it outside the
+// lock (the user side never touches a chunk beyond its n) and then calls
+// commit with the count.
+func (s *Socket) reserve() []byte {
 	s.mu.Lock()
-	s.chunks = append(s.chunks, b)
-	s.pending += len(b)
+	defer s.mu.Unlock()
+	if k := len(s.chunks); k > 0 && recvChunkSize-s.chunks[k-1].n >= minFill {
+		s.filling = true
+		last := s.chunks[k-1]
+		return last.b[last.n:]
+	}
+	c := recvChunks.Get().(*recvChunk)
+	c.n = 0
+	s.chunks = append(s.chunks, c)
+	s.filling = true
+	return c.b[:]
+}
+
+// commit makes n bytes read into the space reserve returned readable.
+func (s *Socket) commit(n int) {
+	s.mu.Lock()
+	s.filling = false
+	if k := len(s.chunks); k > 0 {
+		s.chunks[k-1].n += n
+	}
+	s.pending += n
 	s.mu.Unlock()
-	s.signal()
+	if n > 0 {
+		s.signal()
+	}
 }
 
 func (s *Socket) setEOF() {
@@ -114,6 +158,16 @@ func (s *Socket) setEOF() {
 	s.eof = true
 	s.mu.Unlock()
 	s.signal()
+}
+
+// recycle returns every chunk to the pool; the caller holds the lock and
+// knows the actor is not filling one.
+func (s *Socket) recycle() {
+	for i, c := range s.chunks {
+		recvChunks.Put(c)
+		s.chunks[i] = nil
+	}
+	s.chunks, s.off = s.chunks[:0], 0
 }
 
 func (s *Socket) eofSet() bool {
@@ -172,15 +226,22 @@ func (s *Socket) Read(p []byte, deadline <-chan struct{}) (int, error) {
 		if s.pending > 0 {
 			n := 0
 			for n < len(p) && len(s.chunks) > 0 {
-				c := s.chunks[0][s.off:]
-				k := copy(p[n:], c)
+				c := s.chunks[0]
+				k := copy(p[n:], c.b[s.off:c.n])
 				n += k
 				s.off += k
-				if s.off == len(s.chunks[0]) {
-					s.chunks[0] = nil
-					s.chunks = s.chunks[1:]
-					s.off = 0
+				if s.off < c.n {
+					break
 				}
+				// Drained. The last chunk may be being filled right
+				// now, so it stays; the others go back to the pool.
+				if len(s.chunks) == 1 && s.filling {
+					break
+				}
+				s.chunks[0] = nil
+				s.chunks = s.chunks[1:]
+				s.off = 0
+				recvChunks.Put(c)
 			}
 			s.pending -= n
 			resume := s.starved && s.pending <= s.limit/2
@@ -278,7 +339,10 @@ func (s *Socket) Close(abort bool) error {
 	// Closing with unread data resets, as Linux does (RFC 2525 §2.17):
 	// the peer learns its data was not consumed.
 	abort = abort || s.pending > 0
-	s.chunks, s.pending = nil, 0
+	s.pending = 0
+	if !s.filling {
+		s.recycle()
+	}
 	s.mu.Unlock()
 	s.signal()
 	if abort {

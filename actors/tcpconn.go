@@ -273,16 +273,22 @@ func (a *connActor) pull(ctx actor.Context, now time.Time) {
 		if room == 0 {
 			return
 		}
+		if a.sock != nil {
+			buf := a.sock.reserve()
+			n, _ := a.conn.Read(now, buf[:min(len(buf), avail, room)])
+			a.sock.commit(n)
+			if n == 0 {
+				return
+			}
+			continue
+		}
+		// An app actor owns what it receives, so its data is its own copy.
 		chunk := make([]byte, min(avail, room))
 		n, _ := a.conn.Read(now, chunk)
 		if n == 0 {
 			return
 		}
-		if a.sock != nil {
-			a.sock.deliver(chunk[:n])
-		} else {
-			ctx.Send(a.app, &mailbox.Received{Data: chunk[:n]})
-		}
+		ctx.Send(a.app, &mailbox.Received{Data: chunk[:n]})
 	}
 }
 
