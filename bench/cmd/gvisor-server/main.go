@@ -1,0 +1,112 @@
+// Command gvisor-server runs gVisor's netstack on a tap device with the
+// same echo, discard and source servers as actnet serve's apps, through
+// gVisor's gonet adapter. It is the gVisor side of the tap benchmark.
+//
+// The tap is opened the way actnet's own tap device is (TUNSETIFF with
+// IFF_TAP|IFF_NO_PI, no vnet header, no offloads), so both stacks see the
+// same frames from Linux and compute their own checksums.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+
+	"github.com/actnet/actnet/bench/internal/gvstack"
+	"github.com/actnet/actnet/bench/internal/servers"
+)
+
+func main() {
+	var (
+		tap     = flag.String("tap", "tap0", "tap device (must exist)")
+		ipv4Str = flag.String("ipv4", "10.0.0.2/24", "the stack's address and prefix")
+		macStr  = flag.String("mac", "02:00:00:00:00:02", "the stack's MAC address")
+		mtu     = flag.Uint("mtu", 1500, "link MTU")
+		echo    = flag.Uint("echo", 9000, "echo port")
+		discard = flag.Uint("discard", 9001, "discard port")
+		source  = flag.Uint("source", 9002, "source port")
+	)
+	flag.Parse()
+	if err := run(*tap, *ipv4Str, *macStr, uint32(*mtu), map[uint16]servers.Handler{
+		uint16(*echo): servers.Echo, uint16(*discard): servers.Discard, uint16(*source): servers.Source,
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, "gvisor-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(tap, ipv4Str, macStr string, mtu uint32, apps map[uint16]servers.Handler) error {
+	prefix, err := netip.ParsePrefix(ipv4Str)
+	if err != nil {
+		return err
+	}
+	mac, err := net.ParseMAC(macStr)
+	if err != nil {
+		return err
+	}
+	fd, err := openTap(tap)
+	if err != nil {
+		return fmt.Errorf("opening tap %s: %w", tap, err)
+	}
+	link, err := fdbased.New(&fdbased.Options{
+		FDs:            []int{fd},
+		MTU:            mtu,
+		EthernetHeader: true,
+		Address:        tcpip.LinkAddress(mac),
+		// Readv is the only dispatcher for a tap fd (the others need a
+		// socket); fdbased picks it by itself, this says so.
+		PacketDispatchMode: fdbased.Readv,
+	})
+	if err != nil {
+		return err
+	}
+	s, err := gvstack.New(link, prefix)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for port, h := range apps {
+		l, err := gonet.ListenTCP(s, gvstack.FullAddress(prefix.Addr(), port), ipv4.ProtocolNumber)
+		if err != nil {
+			return fmt.Errorf("listening on %d: %w", port, err)
+		}
+		defer l.Close()
+		go servers.Serve(l, h)
+	}
+	fmt.Fprintf(os.Stderr, "gvisor-server: serving on %s (%s) at %s\n", tap, mac, prefix)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	return nil
+}
+
+// openTap attaches to the tap device name with IFF_TAP|IFF_NO_PI.
+func openTap(name string) (int, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	var ifr struct {
+		name  [unix.IFNAMSIZ]byte
+		flags uint16
+		_     [22]byte // the rest of struct ifreq
+	}
+	copy(ifr.name[:], name)
+	ifr.flags = unix.IFF_TAP | unix.IFF_NO_PI
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("TUNSETIFF: %w", errno)
+	}
+	return fd, nil
+}

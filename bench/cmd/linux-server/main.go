@@ -1,0 +1,39 @@
+// Command linux-server runs the echo, discard and source servers on the
+// Linux kernel's own TCP through Go's net package. It is the ceiling of
+// the benchmark: the runner puts it in the peer namespace of a veth pair.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/actnet/actnet/bench/internal/servers"
+)
+
+func main() {
+	var (
+		host    = flag.String("host", "10.0.0.2", "address to listen on")
+		echo    = flag.Int("echo", 9000, "echo port")
+		discard = flag.Int("discard", 9001, "discard port")
+		source  = flag.Int("source", 9002, "source port")
+	)
+	flag.Parse()
+	for port, h := range map[int]servers.Handler{*echo: servers.Echo, *discard: servers.Discard, *source: servers.Source} {
+		l, err := net.Listen("tcp4", net.JoinHostPort(*host, strconv.Itoa(port)))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "linux-server:", err)
+			os.Exit(1)
+		}
+		defer l.Close()
+		go servers.Serve(l, h)
+	}
+	fmt.Fprintf(os.Stderr, "linux-server: serving at %s\n", *host)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+}

@@ -1,0 +1,68 @@
+// Package report holds what the load generator measures, in the JSON form
+// it prints and the runner reads, and the statistics the runner reports.
+package report
+
+import (
+	"math"
+	"sort"
+)
+
+// Loads, in the order the runner runs and reports them.
+const (
+	BulkIn  = "bulk-in"  // client → discard
+	BulkOut = "bulk-out" // source → client
+	RR      = "rr"       // 1-byte request/response on one connection
+	CRR     = "crr"      // connect, 1-byte request/response, close
+	Idle    = "idle"     // many concurrent idle connections
+)
+
+// Loads lists every tap load.
+var Loads = []string{BulkIn, BulkOut, RR, CRR, Idle}
+
+// Result is one run of one load against one server, printed by loadgen as
+// a single JSON object. Only the fields of the load that ran are set.
+type Result struct {
+	Load string `json:"load"`
+	// Error is set when the load failed; the numbers are then partial.
+	Error string `json:"error,omitempty"`
+
+	Bytes   int64   `json:"bytes,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
+	Gbps    float64 `json:"gbps,omitempty"`
+
+	Transactions int64   `json:"transactions,omitempty"`
+	PerSecond    float64 `json:"per_second,omitempty"` // transactions or connections per second
+	P50Micros    float64 `json:"p50_us,omitempty"`
+	P99Micros    float64 `json:"p99_us,omitempty"`
+
+	Conns         int     `json:"conns,omitempty"`
+	RSSBeforeKiB  int64   `json:"rss_before_kib,omitempty"`
+	RSSAfterKiB   int64   `json:"rss_after_kib,omitempty"`
+	SlabDeltaKiB  int64   `json:"slab_delta_kib,omitempty"`
+	KiBPerConn    float64 `json:"kib_per_conn,omitempty"`
+	KernelPerConn float64 `json:"kernel_kib_per_conn,omitempty"`
+}
+
+// Median returns the median of xs, or NaN if there are none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Percentile returns the p-th percentile (0..100) of sorted xs by the
+// nearest-rank method, or NaN if there are none.
+func Percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	rank = max(1, min(rank, len(sorted)))
+	return sorted[rank-1]
+}
