@@ -19,6 +19,12 @@ type Config struct {
 	// NoTimestamps disables the RFC 7323 timestamps option (RTTM and
 	// PAWS), which is otherwise offered and used when the peer agrees.
 	NoTimestamps bool
+	// NoSACK disables selective acknowledgments (RFC 2018), which are
+	// otherwise offered on SYN and SYN-ACK and, when the peer agrees, used
+	// both ways: as a receiver to report out-of-order data (with D-SACK,
+	// RFC 2883) and as a sender for SACK-based loss recovery (RFC 6675).
+	// Without SACK, loss recovery is NewReno (RFC 6582).
+	NoSACK bool
 	// NoDelay disables Nagle's algorithm (RFC 9293 §3.7.4) from the start.
 	NoDelay bool
 	// AckDelay is how long an ACK may be delayed (default 200 ms, at most
@@ -58,8 +64,9 @@ type Config struct {
 	// ChallengeACKLimit is the most challenge ACKs (RFC 5961 §7) sent per
 	// second per connection (default 10).
 	ChallengeACKLimit int
-	// Congestion builds the congestion control for a new connection
-	// (default NewNewReno).
+	// Congestion builds the congestion control for a new connection:
+	// NewNewReno (RFC 5681, the default) or NewCubic (RFC 9438), or any
+	// other CongestionControl.
 	Congestion func(mss int) CongestionControl
 	// ISNSecret keys ISN for connections opened by a LISTEN-state Conn
 	// (see Listen).

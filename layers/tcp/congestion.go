@@ -4,11 +4,11 @@ import "time"
 
 // CongestionControl is the window-growth half of congestion control: it owns
 // cwnd and ssthresh and reacts to acknowledgments, loss and timeouts. Loss
-// detection and recovery (NewReno fast retransmit and fast recovery, RFC
-// 6582) stay in the sender, which inflates the window itself while it
-// recovers; a SACK-based recovery (RFC 6675) can replace that part without
-// touching this interface, and CUBIC (RFC 9438) can replace NewReno by
-// implementing it.
+// detection and recovery stay in the sender: SACK-based recovery (RFC
+// 6675) when the peer agreed to SACK, which holds cwnd and counts pipe,
+// else NewReno fast retransmit and fast recovery (RFC 6582), which
+// inflates the window itself while it recovers. NewReno (RFC 5681) and
+// CUBIC (RFC 9438, NewCubic) implement it.
 //
 // All sizes are in bytes. flight is the amount of data outstanding (sent and
 // not yet acknowledged) when the event happened, the FlightSize of RFC 5681.
@@ -49,20 +49,10 @@ type NewReno struct {
 func NewNewReno(mss int) CongestionControl {
 	r := &NewReno{ssthresh: 1 << 30}
 	r.SetMSS(mss)
-	r.cwnd = r.initialWindow()
+	r.cwnd = initialWindow(r.mss)
 	return r
 }
 
-// initialWindow is IW of RFC 5681 §3.1.
-func (r *NewReno) initialWindow() int {
-	switch {
-	case r.mss > 2190:
-		return 2 * r.mss
-	case r.mss > 1095:
-		return 3 * r.mss
-	}
-	return 4 * r.mss
-}
 
 // Window implements CongestionControl.
 func (r *NewReno) Window() int { return r.cwnd }
@@ -128,5 +118,5 @@ func (r *NewReno) OnTimeout(_ time.Time, flight int) {
 
 // OnIdle implements CongestionControl: restart window RFC 5681 §4.1.
 func (r *NewReno) OnIdle(time.Time) {
-	r.cwnd = min(r.cwnd, r.initialWindow())
+	r.cwnd = min(r.cwnd, initialWindow(r.mss))
 }

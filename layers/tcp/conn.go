@@ -121,6 +121,14 @@ const maxOOORanges = 8
 
 type seqRange struct{ start, end Seq }
 
+// oooRange is a range of out-of-order data held by the receiver, with the
+// order in which ranges last grew, so that SACK blocks can report the most
+// recently changed ones first (RFC 2018 §4).
+type oooRange struct {
+	seqRange
+	gen uint32
+}
+
 // Conn is the control block of one TCP connection (RFC 9293 §3.3.1, the
 // TCB). It is a plain state machine: every method takes the current time
 // and returns promptly; segments to send go to the Emitter given at
@@ -154,6 +162,9 @@ type Conn struct {
 	reuse        bool // closed by a SYN that may reopen TIME-WAIT
 	synRetx      bool // our SYN or SYN-ACK was retransmitted
 	tsOK         bool // both sides sent timestamps (RFC 7323 §3.2)
+	sackOK       bool // both sides sent SACK-permitted (RFC 2018 §2)
+	dsackSet     bool // dsack holds a duplicate to report (RFC 2883)
+	rescueSet    bool // rescueRxt is defined (RFC 6675 §4 rule 4)
 	keepProbes   uint8
 	persistShift uint8
 	retries      int
@@ -177,12 +188,22 @@ type Conn struct {
 	rcvAvail            int // in-order bytes waiting in rcvq
 	rcvMSS              int // largest segment seen, for delayed ACK
 	ackPending          int // bytes received since the last ACK sent
-	ooo                 [maxOOORanges]seqRange
+	ooo                 [maxOOORanges]oooRange
 	nOOO                int
+	oooGen              uint32   // generation of the latest ooo change
+	dsack               seqRange // duplicate data to report first (RFC 2883)
 
-	// Congestion and loss recovery (RFC 5681, RFC 6582).
-	recover Seq
-	recWnd  int
+	// Congestion and loss recovery (RFC 5681, RFC 6582, RFC 6675).
+	// recover is RecoveryPoint minus one; with SACK, highRxt is one past
+	// the highest byte retransmitted in this recovery (HighRxt), rescueRxt
+	// is RescueRxt, pipe is the RFC 6675 estimate of bytes in the network
+	// and sb the scoreboard of what the peer has selectively acknowledged.
+	recover   Seq
+	recWnd    int
+	highRxt   Seq
+	rescueRxt Seq
+	pipe      int
+	sb        scoreboard
 
 	// RTT estimation (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -230,6 +251,11 @@ type Stats struct {
 	RTOExpirations          uint64 // retransmission timer expiries
 	Timeouts                uint64 // connections given up (R2, user timeout, keep-alive)
 	DroppedControlErrors    uint64 // ICMP errors quoting a sequence number not in flight
+	SACKRecoveries          uint64 // fast retransmits that began SACK-based recovery (RFC 6675)
+	SACKRetransmits         uint64 // segments resent from the scoreboard (NextSeg)
+	RescueRetransmits       uint64 // RFC 6675 rule 4 retransmissions
+	DSACKsSent              uint64 // ACKs reporting duplicate data (RFC 2883)
+	DSACKsReceived          uint64 // D-SACK blocks from the peer
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.
@@ -413,6 +439,7 @@ func (c *Conn) enterClosed(err error) {
 	c.timers = [numTimers]time.Time{}
 	c.sndq.release()
 	c.nOOO = 0
+	c.sb.clear()
 	if err != nil {
 		c.rcvq.release()
 		c.rcvAvail = 0

@@ -76,6 +76,8 @@ func (c *Conn) takeSYNOptions(now time.Time, seg *Segment) {
 		c.peerMSS = int(o.MSS)
 	}
 	c.tsOK = o.HasTimestamps && !c.cfg.NoTimestamps
+	// RFC 2018 §2: SACK is used only if both SYNs carried SACK-permitted.
+	c.sackOK = o.SACKPermitted && !c.cfg.NoSACK
 	if c.tsOK {
 		c.tsRecent, c.tsRecentAt = o.TSVal, now
 	}
@@ -235,6 +237,10 @@ func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
 			c.challengeACK(now) // RFC 5961 §4.2
 		default:
 			c.ackNow = true
+			if n := len(seg.Payload()); n > 0 && seq.Add(n).LessEq(c.rcvNxt) {
+				// Wholly old data: a duplicate (RFC 2883 §4.1).
+				c.noteDSACK(seq, seq.Add(n))
+			}
 			if c.state == StateTimeWait && f&FlagFIN != 0 {
 				// The peer did not get our last ACK: restart
 				// TIME-WAIT as for an acceptable FIN.

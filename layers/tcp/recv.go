@@ -71,6 +71,12 @@ func (c *Conn) receiveText(now time.Time, seg *Segment, seq Seq) {
 	// Trim to the window: left of RCV.NXT is a duplicate, right of the
 	// advertised edge (or of the buffer) is dropped.
 	if seq.LessThan(c.rcvNxt) {
+		if len(payload) > 0 {
+			// The part below RCV.NXT arrived before: report it as a
+			// D-SACK (RFC 2883 §4), so the sender can tell a needless
+			// retransmission from a loss.
+			c.noteDSACK(seq, MinSeq(seq.Add(len(payload)), c.rcvNxt))
+		}
 		skip := c.rcvNxt.Sub(seq)
 		if skip >= len(payload) {
 			payload = nil
@@ -103,7 +109,11 @@ func (c *Conn) receiveText(now time.Time, seg *Segment, seq Seq) {
 			// Out of order: keep it if it fits the range cap, and send
 			// a duplicate ACK at once (RFC 5681 §4.2, RFC 9293
 			// §3.10.7.4 on queuing out-of-order segments).
-			if c.addOOO(seq, seq.Add(len(payload))) {
+			end := seq.Add(len(payload))
+			if c.oooHolds(seq, end) {
+				c.noteDSACK(seq, end) // RFC 2883 §4.2: a duplicate of held data
+			}
+			if c.addOOO(seq, end) {
 				c.rcvq.writeAt(c.rcvAvail+seq.Sub(c.rcvNxt), payload)
 			} else {
 				c.stats.DroppedOOOFull++
@@ -184,8 +194,21 @@ func (c *Conn) addOOO(start, end Seq) bool {
 		copy(c.ooo[i+1:], c.ooo[j:c.nOOO])
 		c.nOOO -= j - i - 1
 	}
-	c.ooo[i] = seqRange{start, end}
+	// The range that took this segment is the most recent: SACK reports
+	// it first (RFC 2018 §4).
+	c.oooGen++
+	c.ooo[i] = oooRange{seqRange{start, end}, c.oooGen}
 	return true
+}
+
+// oooHolds reports whether out-of-order data already covers [start, end).
+func (c *Conn) oooHolds(start, end Seq) bool {
+	for i := 0; i < c.nOOO; i++ {
+		if c.ooo[i].start.LessEq(start) && end.LessEq(c.ooo[i].end) {
+			return true
+		}
+	}
+	return false
 }
 
 // pullOOO advances RCV.NXT over out-of-order data that has become

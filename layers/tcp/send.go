@@ -73,6 +73,9 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 			h.Options.HasWindowScale = true
 			h.Options.WindowScale = c.rcvShift
 		}
+		// RFC 2018 §2: offered on SYN, answered on SYN-ACK only if
+		// the peer offered it.
+		h.Options.SACKPermitted = !c.cfg.NoSACK && (c.state == StateSynSent || c.sackOK)
 	}
 	if (flags&FlagSYN != 0 && !c.cfg.NoTimestamps && (c.state == StateSynSent || c.tsOK)) ||
 		(flags&FlagSYN == 0 && c.tsOK) {
@@ -95,6 +98,9 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 		c.ackNow = false
 		c.ackPending = 0
 		c.timers[timerDelayedAck] = time.Time{}
+		if flags&FlagSYN == 0 && c.sackOK && (c.nOOO > 0 || c.dsackSet) {
+			c.putSACK(&h.Options, n)
+		}
 	}
 	if n > 0 {
 		o.q, o.off, o.n = &c.sndq, off, n
@@ -153,10 +159,11 @@ func (c *Conn) afterSYN(now time.Time) {
 	}
 }
 
-// cwnd is the congestion window in force: the recovery window during fast
-// recovery (RFC 6582 inflates and deflates it), else the algorithm's.
+// cwnd is the congestion window in force: the recovery window during
+// NewReno fast recovery (RFC 6582 inflates and deflates it), else the
+// algorithm's (SACK recovery keeps cwnd and counts pipe instead, RFC 6675).
 func (c *Conn) cwnd() int {
-	if c.inRecovery {
+	if c.inRecovery && !c.sackOK {
 		return c.recWnd
 	}
 	if c.cc == nil {
@@ -173,7 +180,11 @@ func (c *Conn) dataEnd() Seq { return c.sndqSeq.Add(c.sndq.ext) }
 // allow, then a bare ACK if one is still owed.
 func (c *Conn) output(now time.Time) {
 	if c.state.canSendData() {
-		for c.sendData(now) {
+		if c.inRecovery && c.sackOK {
+			c.sackRecoveryOutput(now)
+		} else {
+			for c.sendData(now) {
+			}
 		}
 	}
 	if c.ackNow && c.state.synchronized() {
@@ -189,6 +200,14 @@ func (c *Conn) sendData(now time.Time) bool {
 	if c.finQueued && c.sndNxt.GreaterThan(finSeq) {
 		return false // everything, FIN included, is out
 	}
+	mss := c.dataMSS()
+	if c.sackOK && c.sndNxt.LessThan(c.sndMax) {
+		// Going back after a timeout: skip what the peer holds.
+		mss = min(mss, c.skipSACKed())
+		if c.finQueued && c.sndNxt.GreaterThan(finSeq) {
+			return false
+		}
+	}
 	off := c.sndNxt.Sub(c.sndqSeq)
 	avail := c.sndq.ext - off
 	if off < 0 || avail < 0 {
@@ -200,14 +219,15 @@ func (c *Conn) sendData(now time.Time) bool {
 	}
 	retransmitting := c.sndNxt.LessThan(c.sndMax)
 	cwnd := c.cwnd()
-	if !c.inRecovery && c.dupAcks > 0 && !retransmitting {
+	if !c.inRecovery && c.dupAcks > 0 && !retransmitting && !c.sackOK {
 		// Limited transmit (RFC 3042): each of the first two duplicate
 		// ACKs lets one new segment out, so that small windows still
-		// produce the three duplicates fast retransmit needs.
+		// produce the three duplicates fast retransmit needs. With
+		// SACK, the SACKed bytes leaving flightForCwnd do this.
 		cwnd += min(c.dupAcks, 2) * c.sndMSS
 	}
-	usable := min(c.sndWnd, cwnd) - flight
-	n := max(min(avail, c.sndMSS, usable), 0)
+	usable := min(c.sndWnd-flight, cwnd-c.flightForCwnd(flight))
+	n := max(min(avail, mss, usable), 0)
 	fin := c.finQueued && n == avail
 	if n == 0 && !fin {
 		if avail > 0 && flight == 0 {
@@ -218,7 +238,7 @@ func (c *Conn) sendData(now time.Time) bool {
 	if n == 0 && usable <= 0 && flight > 0 {
 		return false // a lone FIN waits for the window like data
 	}
-	if !retransmitting && n < c.sndMSS && !fin {
+	if !retransmitting && n < mss && !fin {
 		if n < avail {
 			// Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-
 			// limited small segment goes only if it is at least
@@ -256,6 +276,9 @@ func (c *Conn) sendData(now time.Time) bool {
 	c.sndNxt = seq.Add(n)
 	if fin {
 		c.sndNxt = c.sndNxt.Add(1)
+	}
+	if c.inRecovery {
+		c.pipe += c.sndNxt.Sub(seq) // RFC 6675 (C.4)
 	}
 	c.sndMax = MaxSeq(c.sndMax, c.sndNxt)
 	if c.timers[timerRetransmit].IsZero() {
@@ -346,6 +369,12 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 	wnd := int(seg.Window()) << c.sndShift
 	seq := seg.Seq()
 	flight := c.sndMax.Sub(c.sndUna)
+	newlySACKed := 0
+	if c.sackOK {
+		// RFC 6675 §5: every ACK with SACK information updates the
+		// scoreboard first.
+		newlySACKed = c.updateScoreboard(ack, seg.Options())
+	}
 
 	if ack.GreaterThan(c.sndUna) {
 		acked := ack.Sub(c.sndUna)
@@ -354,10 +383,14 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 		if c.inRecovery {
 			if ack.GreaterThan(c.recover) {
 				// Full acknowledgment: leave fast recovery (RFC 6582
-				// §3.2 step 3).
+				// §3.2 step 3, RFC 6675 §5 (A), which keeps the
+				// scoreboard above the new SND.UNA).
 				c.inRecovery = false
 				c.dupAcks = 0
 				c.cc.OnRecoveryEnd(now, c.sndMax.Sub(c.sndUna))
+			} else if c.sackOK {
+				// Partial acknowledgment with SACK: NextSeg decides
+				// what to resend (RFC 6675 §5 (B), (C)).
 			} else {
 				// Partial acknowledgment (step 4): retransmit the next
 				// hole, deflate by what was acked, add back one SMSS
@@ -379,12 +412,15 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 		} else if !c.persisting {
 			c.timers[timerRetransmit] = now.Add(c.rto) // RFC 6298 (5.3)
 		}
-	} else if ack == c.sndUna && len(seg.Payload()) == 0 &&
-		seg.Flags()&(FlagSYN|FlagFIN) == 0 && wnd == c.sndWnd && flight > 0 && wnd > 0 {
-		// A duplicate ACK as RFC 5681 §2 defines it. Answers to
-		// zero-window probes look the same but say nothing of loss.
+	} else if ack == c.sndUna && flight > 0 && seg.Flags()&(FlagSYN|FlagFIN) == 0 &&
+		(newlySACKed > 0 || len(seg.Payload()) == 0 && wnd == c.sndWnd && wnd > 0) {
+		// A duplicate ACK as RFC 5681 §2 defines it, or one that SACKs
+		// data not SACKed before (RFC 6675 §2). Answers to zero-window
+		// probes look like the former but say nothing of loss.
 		c.dupAcks++
 		switch {
+		case c.sackOK:
+			// Counted; recovery starts below.
 		case c.inRecovery:
 			c.recWnd += c.sndMSS // step 3 of RFC 6582 §3.2
 		case c.dupAcks == 3 && ack.GreaterThan(c.recover):
@@ -397,6 +433,19 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 			c.inRecovery = true
 			c.recWnd = c.cc.Window() + 3*c.sndMSS
 			c.retransmitFirst(now)
+		}
+	}
+
+	if c.sackOK {
+		// RFC 6675 §5 steps (1), (2) and (4): DupThresh duplicates, or
+		// IsLost(HighACK+1), start recovery unless the losses belong to
+		// the window an earlier recovery or timeout already reduced.
+		if !c.inRecovery && c.sndUna != c.sndMax && c.sndUna.GreaterThan(c.recover) &&
+			c.sndNxt == c.sndMax && (c.dupAcks >= dupThresh || c.sb.lostHoles(c.sndMSS) > 0) {
+			c.enterSACKRecovery(now)
+		} else if c.inRecovery {
+			c.highRxt = MaxSeq(c.highRxt, c.sndUna)
+			c.setPipe() // (B.2)
 		}
 	}
 

@@ -212,6 +212,11 @@ func (c *Conn) retransmitExpired(now time.Time) {
 		c.inRecovery = false
 		c.dupAcks = 0
 		c.recover = c.sndMax.Add(-1)
+		// RFC 2018 §8 and RFC 6675 §5.1: the peer may have reneged, so
+		// what it SACKed is forgotten; SACKs arriving from now on guide
+		// what the go-back retransmission skips.
+		c.sb.clear()
+		c.rescueSet = false
 		c.sndNxt = c.sndUna
 		c.stats.Retransmits-- // counted by sendData
 		c.output(now)
