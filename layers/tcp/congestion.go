@@ -53,7 +53,6 @@ func NewNewReno(mss int) CongestionControl {
 	return r
 }
 
-
 // Window implements CongestionControl.
 func (r *NewReno) Window() int { return r.cwnd }
 
