@@ -167,7 +167,8 @@ func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error
 	}
 }
 
-// DialContext connects to address on network ("tcp" or "tcp4"), with the
+// DialContext connects to address on network ("tcp", "tcp4", "udp" or
+// "udp4"), with the
 // signature of net.Dialer.DialContext, so it can stand in for it (an
 // http.Transport's DialContext, for example).
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
@@ -181,6 +182,12 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 			return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("missing address")}
 		}
 		return s.DialTCP(ctx, ap)
+	case "udp", "udp4":
+		ap, err := parseAddrPort(network, address, "udp")
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		return s.dialUDP(ctx, netip.AddrPort{}, ap)
 	}
 	return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
 }

@@ -322,7 +322,3 @@ func (d *udpDeadline) stop() {
 		d.timer = nil
 	}
 }
-
-// DialContext, written with TCP, calls dialUDP for "udp" and "udp4"; this
-// reference keeps it compiled in (and linters quiet) until that lands.
-var _ = (*Stack).dialUDP
