@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+)
+
+// Addresses and ports every server uses; the load generator's defaults
+// match them.
+const (
+	linuxAddr  = "10.0.0.1"
+	serverAddr = "10.0.0.2"
+	prefixLen  = "24"
+	echoPort   = 9000
+	discardPrt = 9001
+	sourcePort = 9002
+)
+
+// stackKind is one of the servers the benchmark compares.
+type stackKind struct {
+	name  string // as in the table
+	label string // under its bars in the chart
+	short string // in file names and flags
+	// setup creates the namespaces and starts the server, returning the
+	// namespace the load generator runs in and the server process.
+	setup func(b *bench, logFile *os.File) (clientNS string, server *proc, err error)
+	// slab says the server's per-connection state lives in the kernel,
+	// so the idle load also reads /proc/meminfo's Slab.
+	slab bool
+}
+
+var stackKinds = []stackKind{
+	{name: "actnet", label: "actnet", short: "actnet", setup: setupActnet},
+	{name: "gVisor", label: "gVisor", short: "gvisor", setup: setupGVisor},
+	{name: "Linux (veth)", label: "Linux", short: "linux", setup: setupLinux, slab: true},
+}
+
+// tapNS makes a namespace with a tap device whose Linux end is linuxAddr;
+// the userspace stack attaches to the tap at serverAddr. This is what
+// actnet's own tap tests and `make demo` do.
+func (b *bench) tapNS() (string, error) {
+	ns, err := b.w.newNS()
+	if err != nil {
+		return "", err
+	}
+	return ns, runAll(
+		[]string{"ip", "-n", ns, "tuntap", "add", "tap0", "mode", "tap"},
+		[]string{"ip", "-n", ns, "addr", "add", linuxAddr + "/" + prefixLen, "dev", "tap0"},
+		[]string{"ip", "-n", ns, "link", "set", "tap0", "up"},
+		clientSysctls(ns),
+	)
+}
+
+// clientSysctls widens the client namespace's ephemeral port range, so
+// that the connect-rate load (whose client ends sit in TIME-WAIT) and the
+// idle load never run out of ports. The setting is per namespace.
+func clientSysctls(ns string) []string {
+	return []string{"ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=10000 65000"}
+}
+
+func setupActnet(b *bench, logFile *os.File) (string, *proc, error) {
+	ns, err := b.tapNS()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(b.binDir, "actnet"), "serve",
+		"--tap", "tap0", "--ipv4", serverAddr+"/"+prefixLen, "--log-level", "warn",
+		"--app", "echo:"+strconv.Itoa(echoPort),
+		"--app", "discard:"+strconv.Itoa(discardPrt),
+		"--app", "source:"+strconv.Itoa(sourcePort))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	p, err := b.w.start(cmd)
+	return ns, p, err
+}
+
+func setupGVisor(b *bench, logFile *os.File) (string, *proc, error) {
+	ns, err := b.tapNS()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(b.binDir, "gvisor-server"),
+		"--tap", "tap0", "--ipv4", serverAddr+"/"+prefixLen,
+		"--echo", strconv.Itoa(echoPort), "--discard", strconv.Itoa(discardPrt), "--source", strconv.Itoa(sourcePort))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	p, err := b.w.start(cmd)
+	return ns, p, err
+}
+
+// setupLinux joins two namespaces with a veth pair, created inside the
+// client namespace with its peer end moved straight into the server's, so
+// it never appears in the host's namespace.
+func setupLinux(b *bench, logFile *os.File) (string, *proc, error) {
+	client, err := b.w.newNS()
+	if err != nil {
+		return "", nil, err
+	}
+	server, err := b.w.newNS()
+	if err != nil {
+		return client, nil, err
+	}
+	if err := runAll(
+		[]string{"ip", "-n", client, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", server},
+		[]string{"ip", "-n", client, "addr", "add", linuxAddr + "/" + prefixLen, "dev", "veth0"},
+		[]string{"ip", "-n", server, "addr", "add", serverAddr + "/" + prefixLen, "dev", "veth1"},
+		[]string{"ip", "-n", client, "link", "set", "veth0", "up"},
+		[]string{"ip", "-n", server, "link", "set", "veth1", "up"},
+		clientSysctls(client),
+	); err != nil {
+		return client, nil, err
+	}
+	cmd := exec.Command("ip", "netns", "exec", server, filepath.Join(b.binDir, "linux-server"),
+		"--host", serverAddr,
+		"--echo", strconv.Itoa(echoPort), "--discard", strconv.Itoa(discardPrt), "--source", strconv.Itoa(sourcePort))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	p, err := b.w.start(cmd)
+	return client, p, err
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/actnet/actnet/bench/internal/chart"
+	"github.com/actnet/actnet/bench/internal/report"
+)
+
+// metric is one row of the table: a number taken from each run of a load.
+type metric struct {
+	title       string
+	unit        string
+	load        string
+	value       func(report.Result) float64
+	lowerBetter bool
+	chartTitle  string
+}
+
+var metrics = []metric{
+	{"Bulk into the stack (client → discard)", "Gbit/s", report.BulkIn, gbps, false, "bulk in"},
+	{"Bulk out of the stack (source → client)", "Gbit/s", report.BulkOut, gbps, false, "bulk out"},
+	{"Request/response, 1 byte, one connection", "transactions/s", report.RR, perSecond, false, "req/resp"},
+	{"… latency p50", "µs", report.RR, func(r report.Result) float64 { return r.P50Micros }, true, "req/resp p50"},
+	{"… latency p99", "µs", report.RR, func(r report.Result) float64 { return r.P99Micros }, true, "req/resp p99"},
+	{"Connect, 1-byte echo, close (sequential)", "connections/s", report.CRR, perSecond, false, "connect rate"},
+	{"Idle connections: server memory each", "KiB/connection", report.Idle, idleKiB, true, "idle mem/conn"},
+	{"In-process bulk, 2 stacks (memory link / channel)", "Gbit/s", inprocLoad, gbps, false, "in-process bulk"},
+}
+
+func gbps(r report.Result) float64      { return r.Gbps }
+func perSecond(r report.Result) float64 { return r.PerSecond }
+
+// idleKiB is the server's resident memory growth per connection; for
+// Linux it adds the server's half of the kernel's slab growth, since
+// there the connection state lives in the kernel.
+func idleKiB(r report.Result) float64 { return r.KiBPerConn + r.KernelPerConn }
+
+// cell is one stack's entry in one row.
+type cell struct {
+	median float64 // NaN when no run succeeded or the stack has no such run
+	ok, n  int
+	errs   []string
+}
+
+func (b *bench) cell(stack string, m metric) cell {
+	c := cell{median: math.NaN()}
+	var xs []float64
+	for _, r := range b.runs[stack][m.load] {
+		c.n++
+		if r.Result.Error != "" {
+			c.errs = append(c.errs, fmt.Sprintf("round %d: %s", r.Round, r.Result.Error))
+			continue
+		}
+		c.ok++
+		xs = append(xs, m.value(r.Result))
+	}
+	if len(xs) > 0 {
+		c.median = report.Median(xs)
+	}
+	return c
+}
+
+func (b *bench) write() error {
+	var md bytes.Buffer
+	now := time.Now().UTC()
+	fmt.Fprintf(&md, "# actnet benchmark, %s\n\n", now.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&md, "%s\n\n", machine(filepath.Join(b.binDir, "gvisor-server")))
+	fmt.Fprintf(&md, "Medians of %d alternating rounds (%v per bulk, request/response and connect-rate run; %d idle connections). "+
+		"Every run has its own fresh network namespace and server; the load generator is a Go program on the Linux side of the tap "+
+		"(actnet, gVisor) or of the veth pair (Linux). A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.\n\n",
+		b.roundsDone, b.duration, b.conns)
+	fmt.Fprintf(&md, "| load | unit |")
+	for _, k := range b.stacks {
+		fmt.Fprintf(&md, " %s |", k.name)
+	}
+	fmt.Fprintf(&md, " actnet/gVisor |\n|---|---|")
+	for range b.stacks {
+		fmt.Fprintf(&md, "--:|")
+	}
+	fmt.Fprintf(&md, "--:|\n")
+	var failures []string
+	var panels []chart.Panel
+	for _, m := range metrics {
+		if m.load != inprocLoad && !contains(b.loads, m.load) || m.load == inprocLoad && !b.inproc {
+			continue
+		}
+		unit := m.unit
+		if m.lowerBetter {
+			unit += " (lower is better)"
+		}
+		fmt.Fprintf(&md, "| %s | %s |", m.title, unit)
+		cells := map[string]cell{}
+		p := chart.Panel{Title: m.chartTitle, Unit: strings.ReplaceAll(m.unit, "µ", "u")}
+		if m.lowerBetter {
+			p.Unit += ", lower better"
+		}
+		for _, k := range b.stacks {
+			c := b.cell(k.short, m)
+			cells[k.short] = c
+			fmt.Fprintf(&md, " %s |", c.format(m))
+			p.Values = append(p.Values, c.median)
+			note := ""
+			if c.n > 0 && c.ok == 0 {
+				note = "FAIL"
+			}
+			p.Notes = append(p.Notes, note)
+			if !strings.HasPrefix(m.title, "…") { // the latency rows share the rr runs and their errors
+				for _, e := range c.errs {
+					failures = append(failures, fmt.Sprintf("%s, %s, %s", k.name, m.load, e))
+				}
+			}
+		}
+		ratio := "n/a"
+		if a, g := cells["actnet"].median, cells["gvisor"].median; !math.IsNaN(a) && !math.IsNaN(g) && g != 0 {
+			ratio = fmt.Sprintf("%.2f×", a/g)
+		}
+		fmt.Fprintf(&md, " %s |\n", ratio)
+		panels = append(panels, p)
+	}
+	fmt.Fprintf(&md, "\nFor Linux the idle row adds the server's half of the kernel's slab growth (`/proc/meminfo` Slab) "+
+		"to the server process's RSS growth; for actnet and gVisor it is the server process's RSS growth (`/proc/PID/status` VmRSS), "+
+		"since their connection state lives in the process. Ratios below 1 mean actnet is slower, except in the rows where lower is better.\n")
+	for _, n := range b.notes {
+		fmt.Fprintf(&md, "\n%s\n", n)
+	}
+	if len(failures) > 0 {
+		fmt.Fprintf(&md, "\nFailed runs:\n\n")
+		for _, f := range failures {
+			fmt.Fprintf(&md, "- %s\n", strings.ReplaceAll(f, "\n", " "))
+		}
+	}
+	fmt.Fprintf(&md, "\nChart: `results.png`. Raw runs: `runs.json`. Server and load-generator logs: `logs/`.\n")
+
+	os.Stdout.Write(md.Bytes())
+	if err := os.WriteFile(filepath.Join(b.outDir, "results.md"), md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	raw, _ := json.MarshalIndent(b.runs, "", "  ")
+	if err := os.WriteFile(filepath.Join(b.outDir, "runs.json"), raw, 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(b.outDir, "results.png"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var series []chart.Series
+	for _, k := range b.stacks {
+		series = append(series, chart.Series{Name: k.label, Color: colors[k.short]})
+	}
+	title := fmt.Sprintf("actnet vs gVisor netstack vs Linux, median of %d rounds, %s", b.roundsDone, now.Format("2006-01-02"))
+	return chart.Write(f, title, series, panels)
+}
+
+var colors = map[string]color.RGBA{
+	"actnet": {31, 119, 180, 255},
+	"gvisor": {255, 127, 14, 255},
+	"linux":  {127, 127, 127, 255},
+}
+
+func (c cell) format(m metric) string {
+	if c.n == 0 {
+		return "n/a"
+	}
+	if c.ok == 0 {
+		return fmt.Sprintf("✗ failed (%d/%d)", c.n, c.n)
+	}
+	s := chart.Format(c.median)
+	if c.ok < c.n {
+		s += fmt.Sprintf(" ✗ (%d/%d failed)", c.n-c.ok, c.n)
+	}
+	return s
+}
+
+// machine describes where the numbers come from.
+func machine(gvisorServer string) string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	var u syscall.Utsname
+	kernel := "?"
+	if syscall.Uname(&u) == nil {
+		kernel = utsString(u.Release[:])
+	}
+	var si syscall.Sysinfo_t
+	mem := "?"
+	if syscall.Sysinfo(&si) == nil {
+		mem = fmt.Sprintf("%.0f GiB", float64(si.Totalram)*float64(si.Unit)/(1<<30))
+	}
+	load := "?"
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) >= 3 {
+			load = strings.Join(f[:3], " ")
+		}
+	}
+	gvisor := "?"
+	if bi, err := buildinfo.ReadFile(gvisorServer); err == nil {
+		for _, d := range bi.Deps {
+			if d.Path == "gvisor.dev/gvisor" {
+				gvisor = d.Version
+			}
+		}
+	}
+	commit := "?"
+	if out, err := exec.Command("git", "-C", "..", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+		if out, err := exec.Command("git", "-C", "..", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+			commit += " with uncommitted changes"
+		}
+	}
+	return fmt.Sprintf("Machine: %s, %d cores, %s RAM, Linux %s, %s. actnet %s; gVisor %s. Load average when the run ended: %s.",
+		cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), commit, gvisor, load)
+}
+
+func utsString(b []int8) string {
+	var s []byte
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
