@@ -5,7 +5,7 @@ GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
 # Fuzz targets run briefly in `make test`; longer with `make fuzz FUZZTIME=5m`.
 FUZZTIME ?= 3s
 
-.PHONY: all build demo test unit race fuzz lint clean
+.PHONY: all build demo test unit race fuzz lint clean bench
 
 all: build
 
@@ -44,6 +44,14 @@ fuzz:
 	    out=$$($(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
 	  done; \
 	done
+
+# As root: actnet, gVisor's netstack and Linux under the same loads, each in
+# fresh network namespaces; prints a table and writes bench/results/. The
+# bench module is separate, so gVisor never enters the main go.mod.
+bench:
+	cd bench && $(GO) build -o results/bin/ ./cmd/... github.com/actnet/actnet/cmd/actnet && \
+	  $(GO) test -c -o results/bin/inproc.test ./inproc && \
+	  ./results/bin/benchrun -bin results/bin -out results
 
 clean:
 	rm -rf bin
