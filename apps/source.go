@@ -23,6 +23,18 @@ var SourcePattern = []byte("abcdefghijklmnopqrstuvwxyz0123456789\n")
 // sourceChunk is how much the source hands its connection per Write.
 const sourceChunk = 64 << 10
 
+// patternRun is SourcePattern repeated to cover any chunk at any phase. A
+// Write only reads its data, so every connection's chunks are slices of
+// this one read-only buffer: nothing is generated or allocated per chunk.
+var patternRun = func() []byte {
+	n := sourceChunk + len(SourcePattern)
+	b := make([]byte, 0, n+len(SourcePattern))
+	for len(b) < n {
+		b = append(b, SourcePattern...)
+	}
+	return b
+}()
+
 type source struct {
 	w         writer
 	request   []byte
@@ -67,13 +79,10 @@ func (s *source) Receive(ctx actor.Context) {
 func (s *source) produce(ctx actor.Context) {
 	for s.remaining > 0 && len(s.w.queue) == 0 {
 		n := min(s.remaining, sourceChunk)
-		chunk := make([]byte, n)
-		for i := range chunk {
-			chunk[i] = SourcePattern[(s.offset+int64(i))%int64(len(SourcePattern))]
-		}
+		phase := s.offset % int64(len(SourcePattern))
 		s.offset += n
 		s.remaining -= n
-		s.w.write(ctx, chunk)
+		s.w.write(ctx, patternRun[phase:phase+n])
 	}
 	if s.remaining == 0 && !s.w.closeWhenDrained {
 		s.w.closeAfterQueued(ctx)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -27,6 +29,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		mtu     = fs.Int("mtu", 1500, "link MTU")
 		pcap    = fs.String("pcap", "", "write every frame, both directions, to this pcap file")
 		level   = levelFlag{l: zerolog.InfoLevel}
+		cpuProf = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		apps    appList
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
@@ -107,6 +110,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "actnet serve: --cpuprofile: %v\n", err)
+			stack.Close()
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	code := 0
