@@ -204,6 +204,8 @@ type Conn struct {
 	rescueRxt Seq
 	pipe      int
 	sb        scoreboard
+	rxt       [maxRxtMarks]rxtMark
+	nRxt      int
 
 	// RTT estimation (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -256,6 +258,7 @@ type Stats struct {
 	RescueRetransmits       uint64 // RFC 6675 rule 4 retransmissions
 	DSACKsSent              uint64 // ACKs reporting duplicate data (RFC 2883)
 	DSACKsReceived          uint64 // D-SACK blocks from the peer
+	LostRetransmits         uint64 // retransmissions found lost by later SACKs, and resent
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.

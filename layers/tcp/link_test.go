@@ -79,6 +79,9 @@ func (l *link) send(toB bool, o *Outgoing) {
 		l.t.Logf("%8.3f %v %v seq=%d ack=%d win=%d len=%d", l.now.Sub(t0).Seconds(), map[bool]string{true: "A>B", false: "B>A"}[toB], s.Flags(), s.Seq(), s.Ack(), s.Window(), len(s.Payload()))
 	}
 	if l.rng.Float64() < l.cfg.loss {
+		if l.trace {
+			l.t.Logf("dropped")
+		}
 		l.dropped++
 		return
 	}
@@ -188,7 +191,7 @@ func (l *link) step(wake time.Time) bool {
 
 // transfer moves size seeded-random bytes from A to B over the link and
 // checks they arrive intact, with both ends closing cleanly.
-func transfer(t *testing.T, lc linkConfig, size int, cfgA, cfgB Config) (*link, time.Duration) {
+func transfer(t testing.TB, lc linkConfig, size int, cfgA, cfgB Config) (*link, time.Duration) {
 	l := &link{t: t, cfg: lc, rng: rand.New(rand.NewPCG(lc.seed, 99)), now: t0, cfgA: cfgA, cfgB: cfgB, ta: tupleA, tb: tTuple, trace: lc.trace}
 	if lc.v6 {
 		l.ta, l.tb = tupleA6, tupleB6

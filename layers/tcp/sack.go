@@ -117,6 +117,25 @@ func (s *scoreboard) sackedBelow(seq Seq) int {
 	return n
 }
 
+// above returns the SACKed bytes and ranges after seq.
+func (s *scoreboard) above(seq Seq) (bytes, ranges int) {
+	for i := s.n - 1; i >= 0 && s.r[i].end.GreaterThan(seq); i-- {
+		bytes += s.r[i].end.Sub(MaxSeq(s.r[i].start, seq))
+		ranges++
+	}
+	return bytes, ranges
+}
+
+// covers reports whether [start, end) is entirely SACKed.
+func (s *scoreboard) covers(start, end Seq) bool {
+	for i := 0; i < s.n; i++ {
+		if s.r[i].start.LessEq(start) && end.LessEq(s.r[i].end) {
+			return true
+		}
+	}
+	return false
+}
+
 // --- receiver ---
 
 // noteDSACK remembers duplicate data [start, end) to report as the first
@@ -236,6 +255,82 @@ func (c *Conn) updateScoreboard(ack Seq, o *Options) int {
 	return added
 }
 
+// maxRxtMarks bounds the retransmissions watched for loss per recovery.
+const maxRxtMarks = 8
+
+// rxtMark is a retransmission made during SACK recovery: [seq, end) was
+// resent when SND.MAX was sndMax. RFC 6675 cannot see a retransmission
+// get lost: the hole stays counted in pipe until the retransmission timer
+// fires, which on a lossy path is most of the time spent recovering. So,
+// as Linux does, a retransmission is taken as lost when data first sent
+// after it has been SACKed by as much as IsLost asks of an original
+// transmission (DupThresh ranges or more than (DupThresh-1)*SMSS bytes);
+// it then leaves pipe and is sent again first.
+type rxtMark struct {
+	seq, end, sndMax Seq
+	at               time.Time
+	lost             bool
+}
+
+// markRetransmit remembers a recovery retransmission for loss detection.
+func (c *Conn) markRetransmit(now time.Time, seq Seq, n int) {
+	if n <= 0 {
+		return
+	}
+	for i := 0; i < c.nRxt; i++ {
+		if c.rxt[i].seq == seq {
+			c.rxt[i] = rxtMark{seq: seq, end: seq.Add(n), sndMax: c.sndMax, at: now}
+			return
+		}
+	}
+	if c.nRxt < maxRxtMarks {
+		c.rxt[c.nRxt] = rxtMark{seq: seq, end: seq.Add(n), sndMax: c.sndMax, at: now}
+		c.nRxt++
+	}
+}
+
+// checkRetransmits forgets retransmissions that arrived and marks lost
+// the ones that data sent after them overtook.
+func (c *Conn) checkRetransmits(now time.Time) {
+	j := 0
+	for i := 0; i < c.nRxt; i++ {
+		m := c.rxt[i]
+		if m.end.LessEq(c.sndUna) || c.sb.covers(MaxSeq(m.seq, c.sndUna), m.end) {
+			continue
+		}
+		if !m.lost {
+			bytes, ranges := c.sb.above(m.sndMax)
+			m.lost = ranges >= dupThresh || bytes > (dupThresh-1)*c.sndMSS ||
+				// RACK's time form (RFC 8985 §6.2): something sent
+				// later arrived, and a round trip and a quarter
+				// have passed since the retransmission.
+				bytes > 0 && c.srtt > 0 && now.Sub(m.at) > c.srtt+c.srtt/4
+		}
+		c.rxt[j] = m
+		j++
+	}
+	c.nRxt = j
+}
+
+// resendLost sends again the first retransmission found lost, if any.
+func (c *Conn) resendLost(now time.Time, mss int) bool {
+	for i := 0; i < c.nRxt; i++ {
+		m := &c.rxt[i]
+		if !m.lost {
+			continue
+		}
+		start := MaxSeq(m.seq, c.sndUna)
+		n := min(m.end.Sub(start), mss)
+		sent := c.retransmitRange(now, start, n)
+		c.stats.LostRetransmits++
+		m.lost = false
+		m.sndMax, m.at = c.sndMax, now
+		c.pipe += sent
+		return sent > 0
+	}
+	return false
+}
+
 // setPipe is SetPipe of RFC 6675 §4: every unSACKed byte between SND.UNA
 // and SND.MAX counts once if it is not lost and once more if it was
 // retransmitted in this recovery.
@@ -260,7 +355,13 @@ func (c *Conn) setPipe() {
 			prev = c.sb.r[i].end
 		}
 	}
-	c.pipe = pipe
+	for i := 0; i < c.nRxt; i++ {
+		if m := c.rxt[i]; m.lost {
+			// A retransmission found lost is no longer in the network.
+			pipe -= m.end.Sub(MaxSeq(m.seq, c.sndUna))
+		}
+	}
+	c.pipe = max(pipe, 0)
 }
 
 // nextHole is rules 1 and 3 of NextSeg (RFC 6675 §4): the first unSACKed
@@ -346,12 +447,17 @@ func (c *Conn) enterSACKRecovery(now time.Time) {
 	c.inRecovery = true
 	c.highRxt = c.sndUna
 	c.rescueSet = false
-	if s, n, ok := c.nextHole(false, c.dataMSS()); ok {
-		c.highRxt = s.Add(c.retransmitRange(now, s, n))
-	} else if c.sb.n == 0 || c.sb.high().LessThan(c.sndMax) {
+	c.nRxt = 0
+	s, n, ok := c.nextHole(false, c.dataMSS())
+	if !ok && (c.sb.n == 0 || c.sb.high().LessThan(c.sndMax)) {
 		// Nothing SACKed below the tail (three plain duplicates):
 		// resend the first segment.
-		c.highRxt = c.sndUna.Add(c.retransmitRange(now, c.sndUna, min(c.dataMSS(), flight)))
+		s, n, ok = c.sndUna, min(c.dataMSS(), flight), true
+	}
+	if ok {
+		sent := c.retransmitRange(now, s, n)
+		c.markRetransmit(now, s, sent)
+		c.highRxt = s.Add(sent)
 	}
 	c.rescueRxt, c.rescueSet = c.highRxt, true
 	c.setPipe()
@@ -364,6 +470,9 @@ func (c *Conn) enterSACKRecovery(now time.Time) {
 func (c *Conn) sackRecoveryOutput(now time.Time) {
 	mss := c.dataMSS()
 	for c.cwnd()-c.pipe >= mss {
+		if c.resendLost(now, mss) {
+			continue
+		}
 		if s, n, ok := c.nextHole(true, mss); ok {
 			c.resendHole(now, s, n)
 			continue
@@ -396,6 +505,7 @@ func (c *Conn) resendHole(now time.Time, s Seq, n int) {
 	if sent == 0 {
 		sent = n // nothing left to send there: step over it
 	}
+	c.markRetransmit(now, s, sent)
 	c.highRxt = s.Add(sent)
 	c.pipe += sent
 }

@@ -445,6 +445,7 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 			c.enterSACKRecovery(now)
 		} else if c.inRecovery {
 			c.highRxt = MaxSeq(c.highRxt, c.sndUna)
+			c.checkRetransmits(now)
 			c.setPipe() // (B.2)
 		}
 	}
