@@ -34,7 +34,7 @@ func matrixLink(seed uint64, loss float64) linkConfig {
 }
 
 type matrixResult struct {
-	eof                          time.Duration
+	eof                           time.Duration
 	retransmits, rtos, recoveries uint64
 }
 
