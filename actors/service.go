@@ -88,9 +88,8 @@ func (r *Running) stopServices() {
 	r.services = nil
 	r.mu.Unlock()
 	for _, s := range services {
-		if err := s.run.system.Root.StopFuture(s.pid).Wait(); err != nil {
-			_ = err // already stopped
-		}
+		// An error here means the service had already stopped.
+		_ = s.run.system.Root.StopFuture(s.pid).Wait()
 	}
 }
 
