@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -40,6 +41,9 @@ type S struct {
 	TS      bool   // timestamps option to send / expect (echo checked)
 	TSVal   uint32 // sent as is; expected only when nonzero
 	TSEcr   uint32
+	SACKOK  bool        // SACK-permitted option to send / expect
+	SACK    []SACKBlock // SACK blocks to send / expect (nil: not checked; use NoSACK to expect none)
+	NoSACK  bool        // expect no SACK option
 }
 
 func (s S) String() string {
@@ -116,6 +120,8 @@ func (h *harness) segment(s S) *Segment {
 	if s.TS {
 		hd.Options.HasTimestamps, hd.Options.TSVal, hd.Options.TSEcr = true, s.TSVal, s.TSEcr
 	}
+	hd.Options.SACKPermitted = s.SACKOK
+	hd.Options.NumSACK = uint8(copy(hd.Options.SACK[:], s.SACK))
 	buf := make([]byte, MaxHeaderLen+len(s.Data))
 	n, err := hd.Emit(buf, []byte(s.Data), tRemote.Addr(), tLocal.Addr())
 	if err != nil {
@@ -157,6 +163,15 @@ func (h *harness) expect(want ...S) {
 		}
 		if w.TS && (!g.h.Options.HasTimestamps || g.h.Options.TSEcr != w.TSEcr ||
 			(w.TSVal != 0 && g.h.Options.TSVal != w.TSVal)) {
+			bad = true
+		}
+		if w.SACKOK && !g.h.Options.SACKPermitted {
+			bad = true
+		}
+		if w.SACK != nil && !slices.Equal(g.h.Options.SACKBlocks(), w.SACK) {
+			bad = true
+		}
+		if w.NoSACK && g.h.Options.NumSACK != 0 {
 			bad = true
 		}
 		if bad {
@@ -257,6 +272,33 @@ func (h *harness) synReceived() *harness {
 	h.rem = remoteISS + 1
 	h.state(StateSynReceived)
 	h.events(0)
+	return h
+}
+
+// synReceivedSACK is synReceived with a peer that offers SACK.
+func (h *harness) synReceivedSACK() *harness {
+	syn := h.segment(S{F: FlagSYN, Seq: remoteISS, Win: 30000, MSS: 1400, SACKOK: true})
+	c, err := Accept(&h.cfg, tTuple, syn, localISS, h.now, h.emit)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.c = c
+	h.expect(S{F: FlagSYN | FlagACK, Seq: localISS, Ack: remoteISS + 1, MSS: 1460, SACKOK: true})
+	h.loc = localISS + 1
+	h.rem = remoteISS + 1
+	return h
+}
+
+// establishedSACK is established with SACK negotiated.
+func (h *harness) establishedSACK() *harness {
+	h.synReceivedSACK()
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000})
+	h.expectNothing()
+	h.state(StateEstablished)
+	h.events(EventEstablished)
+	if !h.c.sackOK {
+		h.t.Fatal("SACK not negotiated")
+	}
 	return h
 }
 

@@ -388,7 +388,10 @@ func (c *Conn) nextHole(lost bool, mss int) (Seq, int, bool) {
 // rescueSeg is rule 4 of NextSeg (RFC 6675 §4): once per recovery, after
 // the cumulative acknowledgment has passed RescueRxt, one segment ending
 // at the highest unSACKed byte, so that a loss at the tail of the window
-// is repaired without waiting for the timer.
+// is repaired without waiting for the timer. Unlike the RFC's wording,
+// a tail already retransmitted in this recovery (below HighRxt) is not
+// rescued: its retransmission is still on its way, and resending it is
+// the spurious retransmission rule 4 does not mean to make.
 func (c *Conn) rescueSeg(mss int) (Seq, int, bool) {
 	if c.rescueSet && !c.sndUna.GreaterThan(c.rescueRxt) {
 		return 0, 0, false
@@ -402,7 +405,7 @@ func (c *Conn) rescueSeg(mss int) (Seq, int, bool) {
 		}
 		end = c.sb.r[i].start // the top of the window is SACKed
 	}
-	if !lo.LessThan(end) {
+	if !lo.LessThan(end) || end.LessEq(c.highRxt) {
 		return 0, 0, false
 	}
 	start := MaxSeq(lo, end.Add(-mss))
