@@ -65,8 +65,11 @@ type Config struct {
 	// second per connection (default 10).
 	ChallengeACKLimit int
 	// Congestion builds the congestion control for a new connection:
-	// NewNewReno (RFC 5681, the default) or NewCubic (RFC 9438), or any
-	// other CongestionControl.
+	// NewCubic (RFC 9438, the default) or NewNewReno (RFC 5681), or any
+	// other CongestionControl. CUBIC is the default because it moved 4 MiB
+	// through 1% and 3% random loss 1.2-1.4 times faster than NewReno,
+	// with or without SACK (TestLinkLossMatrix), and it is what Linux
+	// peers run.
 	Congestion func(mss int) CongestionControl
 	// ISNSecret keys ISN for connections opened by a LISTEN-state Conn
 	// (see Listen).
@@ -121,7 +124,7 @@ func (cfg *Config) withDefaults() Config {
 		c.ChallengeACKLimit = 10
 	}
 	if c.Congestion == nil {
-		c.Congestion = NewNewReno
+		c.Congestion = NewCubic
 	}
 	return c
 }

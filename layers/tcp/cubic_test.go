@@ -146,8 +146,15 @@ func TestCubicSelectableInConfig(t *testing.T) {
 	if _, ok := h.c.cc.(*Cubic); !ok {
 		t.Fatalf("congestion control %T", h.c.cc)
 	}
+	h.cfg.Congestion = NewNewReno
+	h.established()
+	if _, ok := h.c.cc.(*NewReno); !ok {
+		t.Fatalf("congestion control %T", h.c.cc)
+	}
+	// CUBIC is the default: it beat NewReno on every lossy-link cell
+	// of TestLinkLossMatrix.
 	h2 := newHarness(t).established()
-	if _, ok := h2.c.cc.(*NewReno); !ok {
+	if _, ok := h2.c.cc.(*Cubic); !ok {
 		t.Fatalf("default congestion control %T", h2.c.cc)
 	}
 }

@@ -546,7 +546,9 @@ func TestMSSDefaults(t *testing.T) {
 func TestLimitedTransmit(t *testing.T) {
 	// RFC 3042: the first two duplicate ACKs each release one new segment
 	// beyond cwnd, so that a small window still yields three duplicates.
-	h := newHarness(t).established()
+	h := newHarness(t)
+	h.cfg.Congestion = NewNewReno // its recovery window is exactly what was in flight
+	h.established()
 	const mss = 1400
 	data := strings.Repeat("L", 10*mss)
 	h.write(data)
