@@ -18,7 +18,9 @@ func serveOnTap(t *testing.T, ns *netns, args ...string) *process {
 	t.Helper()
 	ns.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
 	ns.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
-	ns.mustRun("ip", "link", "set", "tap0", "up")
+	// A long queue on Linux's side of the tap, so bursts wait for actnet
+	// instead of being dropped by the kernel when the machine is busy.
+	ns.mustRun("ip", "link", "set", "tap0", "txqueuelen", "30000", "up")
 	all := append([]string{"serve", "--tap", "tap0", "--ipv4", tapStack + "/24", "--log-level", "warn"}, args...)
 	stack := ns.start(actnetBinary(t), all...)
 	waitReachable(t, ns, stack)
