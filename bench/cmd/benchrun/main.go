@@ -53,6 +53,9 @@ type bench struct {
 	// roundsDone is how many rounds completed within the budget.
 	roundsDone int
 	notes      []string
+	// loadBefore is the load average when the run began: other work on
+	// the machine shows up as noise, and the table says so.
+	loadBefore string
 }
 
 // run1 is one measurement with where it came from.
@@ -101,6 +104,7 @@ func main() {
 	}
 	raiseFileLimit()
 	removeStale()
+	b.loadBefore = loadAvg()
 
 	// The trap: on SIGINT or SIGTERM, delete everything and exit.
 	sig := make(chan os.Signal, 1)

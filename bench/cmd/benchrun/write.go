@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,6 +79,12 @@ func (b *bench) write() error {
 	now := time.Now().UTC()
 	fmt.Fprintf(&md, "# actnet benchmark, %s\n\n", now.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&md, "%s\n\n", machine(filepath.Join(b.binDir, "gvisor-server")))
+	loadAfter := loadAvg()
+	fmt.Fprintf(&md, "Load average (1, 5, 15 min) before the run: %s; after: %s.", b.loadBefore, loadAfter)
+	if busy(b.loadBefore) || busy(loadAfter) {
+		fmt.Fprintf(&md, " **Other work was running on the machine: the numbers are noisy; rerun on an idle machine.**")
+	}
+	fmt.Fprintf(&md, "\n\n")
 	fmt.Fprintf(&md, "Medians of %d alternating rounds (%v per bulk, request/response and connect-rate run; %d idle connections). "+
 		"Every run has its own fresh network namespace and server; the load generator is a Go program on the Linux side of the tap "+
 		"(actnet, gVisor) or of the veth pair (Linux). A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.\n\n",
@@ -186,6 +193,27 @@ func (c cell) format(m metric) string {
 }
 
 // machine describes where the numbers come from.
+// loadAvg is /proc/loadavg's 1-, 5- and 15-minute load averages.
+func loadAvg() string {
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) >= 3 {
+			return strings.Join(f[:3], " ")
+		}
+	}
+	return "?"
+}
+
+// busy reports whether a load average line says more than half the
+// cores were taken by other work.
+func busy(load string) bool {
+	f := strings.Fields(load)
+	if len(f) == 0 {
+		return false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && v > float64(runtime.NumCPU())/2
+}
+
 func machine(gvisorServer string) string {
 	cpu := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -206,12 +234,6 @@ func machine(gvisorServer string) string {
 	if syscall.Sysinfo(&si) == nil {
 		mem = fmt.Sprintf("%.0f GiB", float64(si.Totalram)*float64(si.Unit)/(1<<30))
 	}
-	load := "?"
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(data)); len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
-		}
-	}
 	gvisor := "?"
 	if bi, err := buildinfo.ReadFile(gvisorServer); err == nil {
 		for _, d := range bi.Deps {
@@ -227,8 +249,8 @@ func machine(gvisorServer string) string {
 			commit += " with uncommitted changes"
 		}
 	}
-	return fmt.Sprintf("Machine: %s, %d cores, %s RAM, Linux %s, %s. actnet %s; gVisor %s. Load average when the run ended: %s.",
-		cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), commit, gvisor, load)
+	return fmt.Sprintf("Machine: %s, %d cores, %s RAM, Linux %s, %s. actnet %s; gVisor %s.",
+		cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), commit, gvisor)
 }
 
 func utsString(b []int8) string {
