@@ -3,6 +3,7 @@ package tcp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -63,6 +64,11 @@ func FuzzConn(f *testing.F) {
 	f.Add([]byte{1, 0, 0x02, 0, 0, 0, 0, 0, 100, 0, 0, 0x10, 0, 1, 0, 1, 0, 100, 0})
 	f.Add([]byte{10, 0, 0x11, 0, 0, 0, 0, 0, 100, 0, 0, 0x02, 0x7f, 0, 0, 0, 0, 100, 0})
 	f.Add([]byte{4, 2, 200, 2, 200, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 200, 1, 200, 1, 200})
+	// SACK: blocks on ACKs to a sender with data in flight, holes in the
+	// data a SACK receiver gets.
+	f.Add([]byte{13, 0, 0x10, 0, 0, 0, 0, 0, 100, 0x38, 2, 10, 4, 20, 8, 6, 0, 0x10, 0, 0, 0, 0, 0, 100, 0x38, 2, 10, 4, 20, 8, 6, 1, 10, 4, 4})
+	f.Add([]byte{12, 0, 0x10, 0, 10, 0, 0, 0, 100, 0, 5, 0, 0x10, 0, 30, 0, 0, 0, 100, 0, 5, 0, 0x10, 0, 0, 0, 0, 0, 100, 0, 5, 3, 200})
+	f.Add([]byte{2, 0, 0x12, 0, 0, 0, 1, 0, 100, 0x10, 0, 2, 50})
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		if len(prog) == 0 {
 			return
@@ -79,6 +85,16 @@ func FuzzConn(f *testing.F) {
 				th, _ := tsEstablished(t)
 				th.cfg = h.cfg
 				*h = *th
+				return h
+			},
+			h.establishedSACK, // SACK negotiated
+			func() *harness {
+				// SACK and data in flight, so that SACK blocks
+				// and recovery have something to work on.
+				h.cfg.Congestion = bigWindow
+				h.establishedSACK()
+				h.c.SetNoDelay(true)
+				h.write(string(make([]byte, 4000)))
 				return h
 			}}
 		builders[int(prog[0]&0x3f)%len(builders)]()
@@ -115,6 +131,15 @@ func FuzzConn(f *testing.F) {
 					s.TS = true
 					s.TSVal = 5000 + uint32(int32(int8(next())))*100
 					s.TSEcr = c.tsNow(h.now) - uint32(next())
+				} else if o&8 != 0 {
+					// SACK blocks around the data in flight, some
+					// reversed, overlapping or beyond SND.MAX.
+					for k := int(o>>4)%MaxSACKBlocks + 1; k > 0; k-- {
+						left := c.sndUna.Add(int(int8(next())) * 64)
+						s.SACK = append(s.SACK, SACKBlock{left, left.Add(int(int8(next())) * 32)})
+					}
+				} else if o&16 != 0 {
+					s.SACKOK = true
 				}
 				s.Data = string(data[:int(next())*8])
 				h.send(s)
@@ -190,5 +215,31 @@ func checkInvariants(t *testing.T, c *Conn) {
 	}
 	if c.sndMSS < 48 || c.sndWnd < 0 || c.cwnd() < 0 {
 		fail("sizes")
+	}
+	// The scoreboard: sorted, disjoint, within [SND.UNA, SND.MAX], its
+	// byte count right; pipe and the retransmission marks bounded.
+	sb := &c.sb
+	sum := 0
+	for i := 0; i < sb.n; i++ {
+		r := sb.r[i]
+		if !r.start.LessThan(r.end) || r.start.LessThan(c.sndUna) || r.end.GreaterThan(c.sndMax) {
+			fail(fmt.Sprintf("scoreboard range %d-%d", r.start, r.end))
+		}
+		if i > 0 && !sb.r[i-1].end.LessThan(r.start) {
+			fail("scoreboard order")
+		}
+		sum += r.end.Sub(r.start)
+	}
+	if sb.n > maxSACKRanges || sum != sb.sacked {
+		fail("scoreboard count")
+	}
+	if !c.sackOK && sb.n != 0 {
+		fail("scoreboard without SACK")
+	}
+	if c.pipe < 0 || c.nRxt < 0 || c.nRxt > maxRxtMarks {
+		fail("pipe")
+	}
+	if c.dsackSet && !c.sackOK {
+		fail("D-SACK without SACK")
 	}
 }

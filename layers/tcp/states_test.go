@@ -197,6 +197,100 @@ var stateTable = []struct {
 	}},
 }
 
+// sackRows exercise the SACK options in the states where they matter:
+// negotiation on SYN and SYN-ACK, blocks and D-SACK on the receiver's
+// ACKs, scoreboard updates from the peer's ACKs.
+var sackRows = []struct {
+	state State
+	build func(h *harness) *harness
+	rows  []stateRow
+}{
+	{StateListen, (*harness).listen, []stateRow{
+		{"SYN with SACK-permitted", func(h *harness) S { return S{F: FlagSYN, Seq: remoteISS, Win: 1000, SACKOK: true} },
+			func(h *harness) []S {
+				iss := ISN(h.cfg.ISNSecret, tTuple, h.now)
+				return []S{{F: FlagSYN | FlagACK, Seq: iss, Ack: remoteISS + 1, SACKOK: true}}
+			}, StateSynReceived, nil,
+			func(t *testing.T, h *harness) {
+				if !h.c.sackOK {
+					t.Fatal("SACK not negotiated")
+				}
+			}},
+	}},
+	{StateSynSent, (*harness).synSent, []stateRow{
+		{"SYN-ACK with SACK-permitted", func(h *harness) S {
+			return S{F: FlagSYN | FlagACK, Seq: remoteISS, Ack: h.loc, Win: 1000, SACKOK: true}
+		},
+			func(h *harness) []S { return []S{{F: FlagACK, Seq: h.loc, Ack: remoteISS + 1, NoSACK: true}} },
+			StateEstablished, nil,
+			func(t *testing.T, h *harness) {
+				if !h.c.sackOK {
+					t.Fatal("SACK not negotiated")
+				}
+			}},
+	}},
+	{StateEstablished, (*harness).establishedSACK, []stateRow{
+		{"data out of order (SACK block)", func(h *harness) S { return S{F: FlagACK, Seq: h.rem + 3, Ack: h.loc, Win: 1000, Data: "def"} },
+			func(h *harness) []S {
+				return []S{{F: FlagACK, Seq: h.loc, Ack: h.rem, SACK: []SACKBlock{{h.rem + 3, h.rem + 6}}}}
+			}, StateEstablished, nil, nil},
+		{"data old (D-SACK)", func(h *harness) S { return S{F: FlagACK, Seq: h.rem - 3, Ack: h.loc, Data: "abc"} },
+			func(h *harness) []S {
+				return []S{{F: FlagACK, Seq: h.loc, Ack: h.rem, SACK: []SACKBlock{{h.rem - 3, h.rem}}}}
+			}, StateEstablished, nil, nil},
+		{"ACK with SACK blocks", func(h *harness) S {
+			h.c.SetNoDelay(true)
+			h.write("abcdef")
+			h.take()
+			return S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000, SACK: []SACKBlock{{h.loc + 3, h.loc + 6}}}
+		}, none, StateEstablished, nil,
+			func(t *testing.T, h *harness) {
+				if h.c.sb.n != 1 || h.c.sb.sacked != 3 || h.c.dupAcks != 1 {
+					t.Fatalf("scoreboard %v dupAcks %d", h.c.sb.r[:h.c.sb.n], h.c.dupAcks)
+				}
+			}},
+		{"ACK with SACK beyond SND.MAX", func(h *harness) S {
+			return S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000, SACK: []SACKBlock{{h.loc + 3, h.loc + 6}}}
+		}, none, StateEstablished, nil,
+			func(t *testing.T, h *harness) {
+				if h.c.sb.n != 0 {
+					t.Fatal("scoreboard took a block for data never sent")
+				}
+			}},
+		{"FIN out of order (SACK block)", func(h *harness) S {
+			return S{F: FlagFIN | FlagACK, Seq: h.rem + 3, Ack: h.loc, Win: 1000, Data: "end"}
+		},
+			func(h *harness) []S {
+				return []S{{F: FlagACK, Seq: h.loc, Ack: h.rem, SACK: []SACKBlock{{h.rem + 3, h.rem + 6}}}}
+			}, StateEstablished, nil, nil},
+		{"RST with SACK blocks", func(h *harness) S {
+			return S{F: FlagRST, Seq: h.rem, SACK: []SACKBlock{{h.loc, h.loc + 1}}}
+		}, none, StateClosed, ErrReset, nil},
+		{"SYN with SACK-permitted", func(h *harness) S { return S{F: FlagSYN, Seq: h.rem + 5, SACKOK: true} }, ackNow, StateEstablished, nil, nil},
+	}},
+}
+
+func TestStateTableSACK(t *testing.T) {
+	for _, st := range sackRows {
+		for _, row := range st.rows {
+			t.Run(st.state.String()+"/"+row.event, func(t *testing.T) {
+				h := st.build(newHarness(t))
+				h.state(st.state)
+				h.c.TakeEvents()
+				h.send(row.in(h))
+				h.expect(row.want(h)...)
+				h.state(row.state)
+				if h.c.Err() != row.err {
+					t.Fatalf("Err = %v, want %v", h.c.Err(), row.err)
+				}
+				if row.check != nil {
+					row.check(t, h)
+				}
+			})
+		}
+	}
+}
+
 func TestStateTable(t *testing.T) {
 	kinds := map[State]map[string]bool{}
 	for _, st := range stateTable {
