@@ -48,6 +48,9 @@ type Env struct {
 
 	PIDs PIDs
 
+	// Fatal reports a failure that ends the stack (Running.Failed).
+	Fatal func(error)
+
 	linkSent, linkErrors *mailbox.Counter
 	ethernetSent         *mailbox.Counter
 	pings                pingWaiters
@@ -57,7 +60,6 @@ type Env struct {
 type PIDs struct {
 	Stack    *actor.PID
 	Timer    *actor.PID
-	Ethernet *actor.PID
 	ARP      *actor.PID
 	IPv4     *actor.PID
 	TCP      *actor.PID // nil until the tcp actor runs

@@ -1,23 +1,19 @@
 package actors
 
 import (
-	"sync/atomic"
-
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/actnet/actnet/layers/ethernet"
 	"github.com/actnet/actnet/mailbox"
 	"github.com/actnet/actnet/supervisor"
 )
 
-// ethernetActor checks each received frame's addresses and hands it to the
-// layer its EtherType names, one batch per layer. Frames not for the stack
-// are counted and dropped here, so upper layers see only their own traffic.
-type ethernetActor struct {
-	env      *Env
-	inFlight *atomic.Int64
-	guard    supervisor.PacketGuard
-	c        *mailbox.LayerCounters
+// ethernetLayer checks each received frame's addresses and sorts it by
+// EtherType. It runs inside the Ethernet reader actor's read loop, so a
+// frame reaches the layer it is for in one mailbox hop; frames not for the
+// stack are counted and dropped before any actor sees them.
+type ethernetLayer struct {
+	env   *Env
+	guard supervisor.PacketGuard
+	c     *mailbox.LayerCounters
 
 	truncated, notForUs, badSource, unknownType, vlan, noIPv6 *mailbox.Counter
 
@@ -25,11 +21,10 @@ type ethernetActor struct {
 	groups map[ethernet.Addr]bool
 }
 
-func newEthernetActor(env *Env, inFlight *atomic.Int64) *ethernetActor {
+func newEthernetLayer(env *Env) *ethernetLayer {
 	c := env.Counters.Layer("ethernet")
-	a := &ethernetActor{
+	a := &ethernetLayer{
 		env:         env,
-		inFlight:    inFlight,
 		c:           c,
 		guard:       newGuard(env, "ethernet", c),
 		truncated:   c.Drop("truncated"),
@@ -45,45 +40,17 @@ func newEthernetActor(env *Env, inFlight *atomic.Int64) *ethernetActor {
 	return a
 }
 
-func (a *ethernetActor) Receive(ctx actor.Context) {
-	batch, ok := ctx.Message().(*mailbox.PacketsArrived)
-	if !ok {
-		return
-	}
-	a.inFlight.Add(-1)
-	var toARP, toIPv4 *mailbox.PacketsArrived
-	for i := range batch.Packets {
-		p := &batch.Packets[i]
-		a.c.Received.Inc()
-		var typ ethernet.EtherType
-		a.guard.Handle(p.Frame, func() { typ = a.classify(p) })
-		switch typ {
-		case ethernet.ARP:
-			if toARP == nil {
-				toARP = mailbox.NewBatch()
-			}
-			toARP.Add(*p)
-			p.Buf = nil
-		case ethernet.IPv4:
-			if toIPv4 == nil {
-				toIPv4 = mailbox.NewBatch()
-			}
-			toIPv4.Add(*p)
-			p.Buf = nil
-		}
-	}
-	batch.Release()
-	if toARP != nil {
-		ctx.Send(a.env.PIDs.ARP, toARP)
-	}
-	if toIPv4 != nil {
-		ctx.Send(a.env.PIDs.IPv4, toIPv4)
-	}
+// sort classifies one frame under the packet guard and returns its
+// EtherType, or 0 for a frame that was dropped.
+func (a *ethernetLayer) sort(p *mailbox.Packet) (typ ethernet.EtherType) {
+	a.c.Received.Inc()
+	a.guard.Handle(p.Frame, func() { typ = a.classify(p) })
+	return typ
 }
 
 // classify validates p's frame, fills in its link-layer fields and returns
 // the EtherType of a frame to pass up, or 0 for one that was dropped.
-func (a *ethernetActor) classify(p *mailbox.Packet) ethernet.EtherType {
+func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 	f, err := ethernet.NewFrame(p.Frame)
 	if err != nil {
 		a.truncated.Inc()

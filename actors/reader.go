@@ -2,33 +2,37 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/layers/ethernet"
 	"github.com/actnet/actnet/mailbox"
 )
 
 // readBatchSize is how many frames one device read may return; it is also
-// the largest batch the ethernet actor handles at once.
+// the largest batch a layer handles at once.
 const readBatchSize = 64
 
 // maxBatchesInFlight bounds device ingress like a NIC's receive ring: when
-// the ethernet actor falls this many batches behind, new frames are dropped
+// the layers above fall this many batches behind, new frames are dropped
 // and counted instead of queueing without bound (DESIGN.md, principle 5).
 const maxBatchesInFlight = 256
 
 // startReading is sent to the reader actor once every layer is wired.
 type startReading struct{}
 
-// readerActor owns the device's blocking read loop. The loop runs in a
-// goroutine of its own (the only one in the stack that blocks), reads
-// straight into pooled buffers, and delivers whatever frames were ready
-// together as one batch to the ethernet actor.
+// readerActor is the Ethernet reader actor: it owns the device's blocking
+// read loop. The loop runs in a goroutine of its own (the only one in the
+// stack that blocks), reads straight into pooled buffers, checks and sorts
+// the frames (ethernetLayer), and hands whatever was ready to the arp and
+// ipv4 actors as one batch each.
 type readerActor struct {
 	env      *Env
+	eth      *ethernetLayer
 	inFlight *atomic.Int64
 	done     chan struct{}
 }
@@ -84,12 +88,47 @@ func (r *readerActor) loop() {
 			ringFull.Add(uint64(n))
 			continue // the buffers stay held and are read into again
 		}
-		batch := mailbox.NewBatch()
-		for i := 0; i < n; i++ {
-			batch.Add(mailbox.Packet{Buf: held[i], Frame: held[i].B[:sizes[i]]})
-			held[i] = nil
+		if !r.deliver(held[:n], sizes[:n]) {
+			return
 		}
-		r.inFlight.Add(1)
-		r.env.send(r.env.PIDs.Ethernet, batch)
 	}
+}
+
+// deliver sorts n frames into per-layer batches and sends them; it reports
+// false when the ethernet layer failed beyond its crash budget, which ends
+// the stack (the loop is a plain goroutine: no supervisor would catch the
+// escalation).
+func (r *readerActor) deliver(held []*mailbox.Buffer, sizes []int) (ok bool) {
+	var toARP, toIPv4 *mailbox.PacketsArrived
+	defer func() {
+		if e := recover(); e != nil {
+			r.env.Fatal(fmt.Errorf("actnet: ethernet layer failed: %v", e))
+			ok = false
+		}
+		r.send(toARP, r.env.PIDs.ARP)
+		r.send(toIPv4, r.env.PIDs.IPv4)
+	}()
+	for i := range held {
+		p := mailbox.Packet{Buf: held[i], Frame: held[i].B[:sizes[i]]}
+		held[i] = nil
+		switch r.eth.sort(&p) {
+		case ethernet.ARP:
+			toARP = addTo(toARP, &p)
+		case ethernet.IPv4:
+			toIPv4 = addTo(toIPv4, &p)
+		default:
+			p.Release()
+		}
+	}
+	return true
+}
+
+// send hands a batch to a layer, counting it against the ingress bound.
+func (r *readerActor) send(batch *mailbox.PacketsArrived, to *actor.PID) {
+	if batch == nil {
+		return
+	}
+	batch.Ingress = r.inFlight
+	r.inFlight.Add(1)
+	r.env.send(to, batch)
 }

@@ -81,8 +81,7 @@ func (s *stackActor) Receive(ctx actor.Context) {
 		panic(fmt.Sprintf("actnet: spawning tcp: %v", err))
 	}
 	env.PIDs.TCP = tcpPID
-	env.PIDs.Ethernet = spawn("ethernet", newEthernetActor(env, s.inFlight))
-	reader := spawn("reader", &readerActor{env: env, inFlight: s.inFlight})
+	reader := spawn("ethernet", &readerActor{env: env, eth: newEthernetLayer(env), inFlight: s.inFlight})
 	ctx.Send(reader, &startReading{})
 	ctx.Respond(&layersWired{PIDs: env.PIDs})
 }
@@ -122,6 +121,7 @@ func Start(opts Options) (*Running, error) {
 		Gateway4: opts.Gateway4,
 	}
 	env.initLink()
+	env.Fatal = r.fail
 	r.Env = env
 	r.Output = NewIPv4Output(env)
 	strategy := supervisor.LayerStrategy(opts.Log, supervisor.DefaultLayerBudget(), func(child *actor.PID, reason any) {

@@ -3,6 +3,7 @@ package mailbox
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/actnet/actnet/layers/ethernet"
 	"github.com/actnet/actnet/layers/tcp"
@@ -40,6 +41,17 @@ func (p *Packet) Release() {
 // principle 8). The receiver owns the batch and releases it when done.
 type PacketsArrived struct {
 	Packets []Packet
+	// Ingress, when set, counts the batches read from the device and not
+	// yet handled; the receiver calls Done so the reader can bound them.
+	Ingress *atomic.Int64
+}
+
+// Done tells the device reader this batch has been handled.
+func (b *PacketsArrived) Done() {
+	if b.Ingress != nil {
+		b.Ingress.Add(-1)
+		b.Ingress = nil
+	}
 }
 
 var batchPool = sync.Pool{New: func() any { return &PacketsArrived{Packets: make([]Packet, 0, 64)} }}
@@ -62,5 +74,6 @@ func (b *PacketsArrived) Release() {
 		b.Packets[i].Release()
 	}
 	b.Packets = b.Packets[:0]
+	b.Done()
 	batchPool.Put(b)
 }
