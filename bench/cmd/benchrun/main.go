@@ -193,8 +193,7 @@ func (b *bench) runOne(k stackKind, load string, round int) (res report.Result) 
 	if r := b.loadgen(clientNS, logFile, 20*time.Second, "-load", "ready"); r.Error != "" {
 		return report.Result{Error: "server did not come up: " + r.Error}
 	}
-	args := []string{"-load", load, "-duration", b.duration.String(),
-		"-timeout", b.loadTimeout(load).String(), "-conns", strconv.Itoa(b.conns),
+	args := []string{"-load", load, "-duration", b.duration.String(), "-conns", strconv.Itoa(b.conns),
 		"-server-pid", strconv.Itoa(server.cmd.Process.Pid)}
 	if k.slab {
 		args = append(args, "-slab")
