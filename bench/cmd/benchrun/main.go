@@ -56,6 +56,9 @@ type bench struct {
 	// loadBefore is the load average when the run began: other work on
 	// the machine shows up as noise, and the table says so.
 	loadBefore string
+	// actnetRev names the actnet source measured; empty means ask git
+	// about the working tree in "..".
+	actnetRev string
 }
 
 // run1 is one measurement with where it came from.
@@ -76,6 +79,7 @@ func main() {
 	flag.StringVar(&stacks, "stacks", "actnet,gvisor,linux", "stacks to run")
 	flag.StringVar(&loads, "loads", strings.Join(report.Loads, ","), "tap loads to run")
 	flag.BoolVar(&b.inproc, "inproc", true, "also run the in-process memory-link benchmark")
+	flag.StringVar(&b.actnetRev, "actnet-rev", "", "the actnet revision the binaries were built from, for the table (default: git's view of ..)")
 	flag.Parse()
 	for _, s := range strings.Split(stacks, ",") {
 		found := false

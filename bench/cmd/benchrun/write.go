@@ -78,7 +78,7 @@ func (b *bench) write() error {
 	var md bytes.Buffer
 	now := time.Now().UTC()
 	fmt.Fprintf(&md, "# actnet benchmark, %s\n\n", now.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&md, "%s\n\n", machine(filepath.Join(b.binDir, "gvisor-server")))
+	fmt.Fprintf(&md, "%s\n\n", machine(filepath.Join(b.binDir, "gvisor-server"), b.actnetRev))
 	loadAfter := loadAvg()
 	fmt.Fprintf(&md, "Load average (1, 5, 15 min) before the run: %s; after: %s.", b.loadBefore, loadAfter)
 	if busy(b.loadBefore) || busy(loadAfter) {
@@ -214,7 +214,7 @@ func busy(load string) bool {
 	return err == nil && v > float64(runtime.NumCPU())/2
 }
 
-func machine(gvisorServer string) string {
+func machine(gvisorServer, commit string) string {
 	cpu := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
@@ -242,6 +242,16 @@ func machine(gvisorServer string) string {
 			}
 		}
 	}
+	if commit == "" {
+		commit = gitRev()
+	}
+	return fmt.Sprintf("Machine: %s, %d cores, %s RAM, Linux %s, %s. actnet %s; gVisor %s.",
+		cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), commit, gvisor)
+}
+
+// gitRev describes the working tree the bench module's replace directive
+// builds actnet from.
+func gitRev() string {
 	commit := "?"
 	if out, err := exec.Command("git", "-C", "..", "rev-parse", "--short", "HEAD").Output(); err == nil {
 		commit = strings.TrimSpace(string(out))
@@ -249,8 +259,7 @@ func machine(gvisorServer string) string {
 			commit += " with uncommitted changes"
 		}
 	}
-	return fmt.Sprintf("Machine: %s, %d cores, %s RAM, Linux %s, %s. actnet %s; gVisor %s.",
-		cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), commit, gvisor)
+	return commit
 }
 
 func utsString(b []int8) string {
