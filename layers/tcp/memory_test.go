@@ -111,3 +111,97 @@ func TestSteadyStateAllocs(t *testing.T) {
 		t.Fatalf("transfer broke: %v unsent %d", b.State(), a.Unsent())
 	}
 }
+
+// TestSteadyStateAllocsSACKRecovery checks that loss recovery with SACK
+// allocates nothing per segment either: every 17th data segment is lost,
+// so ACKs carry SACK blocks, the scoreboard fills and empties, and the
+// sender keeps entering RFC 6675 recovery and resending holes.
+func TestSteadyStateAllocsSACKRecovery(t *testing.T) {
+	type pkt struct {
+		toB bool
+		n   int
+		buf [1600]byte
+	}
+	const ring = 1024
+	var (
+		q          [ring]pkt
+		head, tail int
+		dataSegs   int
+		a, b       *Conn
+		now        = t0
+	)
+	emitter := func(toB bool) Emitter {
+		return func(o *Outgoing) {
+			if toB && o.PayloadLen() > 0 {
+				dataSegs++
+				if dataSegs%17 == 0 {
+					return // lost
+				}
+			}
+			p := &q[tail%ring]
+			n, err := o.Emit(p.buf[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.toB, p.n = toB, n
+			tail++
+			if tail-head > ring {
+				t.Fatal("queue overflow")
+			}
+		}
+	}
+	cfg := Config{}
+	a, _ = Connect(&cfg, tupleA, 1, now, emitter(true))
+	pump := func() {
+		for head < tail {
+			p := &q[head%ring]
+			head++
+			seg, err := NewSegment(p.buf[:p.n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.toB {
+				if b == nil {
+					b, _ = Accept(&cfg, tTuple, &seg, 2, now, emitter(false))
+				} else {
+					b.HandleSegment(now, tTuple, &seg)
+				}
+			} else {
+				a.HandleSegment(now, tupleA, &seg)
+			}
+		}
+	}
+	pump()
+	if !a.sackOK || !b.sackOK {
+		t.Fatal("SACK not negotiated")
+	}
+	payload := make([]byte, 32<<10)
+	rd := make([]byte, 64<<10)
+	step := func() {
+		a.Write(now, payload)
+		pump()
+		for {
+			n, _ := b.Read(now, rd)
+			if n == 0 {
+				break
+			}
+		}
+		pump()
+		now = now.Add(5 * time.Millisecond)
+		a.HandleTimer(now)
+		b.HandleTimer(now)
+		pump()
+	}
+	for i := 0; i < 200; i++ {
+		step() // warm the chunk pool
+	}
+	before := a.Stats()
+	if n := testing.AllocsPerRun(300, step); n > 0.05 {
+		t.Fatalf("%v allocations per step", n)
+	}
+	st := a.Stats()
+	if st.SACKRecoveries == before.SACKRecoveries || st.Retransmits == before.Retransmits || b.State() != StateEstablished {
+		t.Fatalf("no SACK recovery happened: %+v", st)
+	}
+	t.Logf("%d data segments, %d SACK recoveries, %d retransmissions", dataSegs, st.SACKRecoveries, st.Retransmits)
+}
