@@ -48,6 +48,10 @@ type Env struct {
 
 	PIDs PIDs
 
+	// TCPRoutes is the tcp actor's connection table, read by the ipv4
+	// actor to hand segments straight to connection actors.
+	TCPRoutes tcpRoutes
+
 	// Fatal reports a failure that ends the stack (Running.Failed).
 	Fatal func(error)
 
@@ -58,12 +62,12 @@ type Env struct {
 
 // PIDs are the addresses of the stack's actors.
 type PIDs struct {
-	Stack    *actor.PID
-	Timer    *actor.PID
-	ARP      *actor.PID
-	IPv4     *actor.PID
-	TCP      *actor.PID // nil until the tcp actor runs
-	UDP      *actor.PID // nil until the udp actor runs
+	Stack *actor.PID
+	Timer *actor.PID
+	ARP   *actor.PID
+	IPv4  *actor.PID
+	TCP   *actor.PID // nil until the tcp actor runs
+	UDP   *actor.PID // nil until the udp actor runs
 }
 
 // send delivers a message from outside any actor context.

@@ -25,6 +25,7 @@ type reassemblyDeadline struct{}
 // up, sends the ICMP errors a host owes (RFC 1122 §3.2.2) and delivers the
 // ones it receives to the transport they concern (RFC 791, RFC 1122 §3.2).
 type ipv4Actor struct {
+	tcp   *tcpCounters // the segments it validates count as the tcp layer's
 	env   *Env
 	out   *IPv4Output
 	guard supervisor.PacketGuard
@@ -53,12 +54,14 @@ type ipv4Actor struct {
 
 func newIPv4Actor(env *Env, out *IPv4Output) *ipv4Actor {
 	c := env.Counters.Layer("ipv4")
+	tcpc := newTCPCounters(env.Counters)
 	icmp := env.Counters.Layer("icmpv4")
 	return &ipv4Actor{
 		env:               env,
 		out:               out,
 		guard:             newGuard(env, "ipv4", c),
 		c:                 c,
+		tcp:               tcpc,
 		icmp:              icmp,
 		drops:             make(map[error]*mailbox.Counter),
 		notForUs:          c.Drop("not for us"),
@@ -108,11 +111,25 @@ func (a *ipv4Actor) Receive(ctx actor.Context) {
 
 func (a *ipv4Actor) receive(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	var toTCP, toUDP *mailbox.PacketsArrived
+	toConns := connBatcher{c: a.tcp}
 	for i := range batch.Packets {
 		p := &batch.Packets[i]
 		a.c.Received.Inc()
 		var up *actor.PID
-		a.guard.Handle(p.Network, func() { up = a.handle(p) })
+		a.guard.Handle(p.Network, func() {
+			up = a.handle(p)
+			if up != nil && up == a.env.PIDs.TCP {
+				// Known connections take the short way, straight to
+				// their actor; the rest go to the tcp actor.
+				t, ok := validateTCP(a.tcp, p)
+				if !ok {
+					up = nil
+				} else if route, ok := a.env.TCPRoutes.get(t); ok {
+					toConns.add(ctx, route, p)
+					up = nil
+				}
+			}
+		})
 		switch {
 		case up == nil:
 		case up == a.env.PIDs.TCP:
@@ -121,6 +138,7 @@ func (a *ipv4Actor) receive(ctx actor.Context, batch *mailbox.PacketsArrived) {
 			toUDP = addTo(toUDP, p)
 		}
 	}
+	toConns.flush(ctx)
 	batch.Release()
 	if toTCP != nil {
 		ctx.Send(a.env.PIDs.TCP, toTCP)

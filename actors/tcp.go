@@ -84,6 +84,7 @@ type tcpCounters struct {
 	*mailbox.LayerCounters
 	parse                                           [tcp.NumParseErrors]*mailbox.Counter
 	badChecksum, badAddress, closedPort, listenDrop *mailbox.Counter
+	malformed                                       *mailbox.Counter
 	backlogFull, tableFull, inboxFull, emitFailed   *mailbox.Counter
 	acceptQueueFull                                 *mailbox.Counter
 	resetsSent, established, accepted, connCrashes  *mailbox.Counter
@@ -237,6 +238,7 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 			if pid, ok := a.conns[r.tuple]; ok && pid.Equal(m.Who) {
 				delete(a.conns, r.tuple)
 			}
+			a.env.TCPRoutes.remove(r.tuple, m.Who)
 			delete(a.records, m.Who.Id)
 		}
 	}
@@ -246,56 +248,14 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 // listener, or answers it with a reset.
 func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	now := a.env.Clock.Now()
-	var to *actor.PID
-	var pending *mailbox.PacketsArrived
-	var inbox *atomic.Int64
-	flush := func() {
-		if pending != nil {
-			inbox.Add(int64(pending.Len()))
-			ctx.Send(to, pending)
-			pending, to, inbox = nil, nil, nil
-		}
-	}
+	out := connBatcher{c: a.c}
 	for i := range batch.Packets {
+		// The ipv4 actor validated the segment (validateTCP) and found no
+		// route for it when it looked; the table may have changed since.
 		p := &batch.Packets[i]
-		a.c.Received.Inc()
-		seg, err := tcp.NewSegment(p.Transport)
-		if err != nil {
-			var pe tcp.ParseError
-			if errors.As(err, &pe) && int(pe) < len(a.c.parse) && a.c.parse[pe] != nil {
-				a.c.parse[pe].Inc()
-			} else {
-				a.c.Drop("malformed").Inc()
-			}
-			continue
-		}
-		if !seg.VerifyChecksumAddrs(p.Src, p.Dst) {
-			a.c.badChecksum.Inc()
-			continue
-		}
-		if seg.SrcPort() == 0 || seg.DstPort() == 0 || !p.Src.IsGlobalUnicast() && !p.Src.IsPrivate() && !p.Src.IsLoopback() && !p.Src.IsLinkLocalUnicast() {
-			a.c.badAddress.Inc()
-			continue
-		}
-		p.TCP = seg
-		t := tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, seg.DstPort()), Remote: netip.AddrPortFrom(p.Src, seg.SrcPort())}
+		t := tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, p.TCP.DstPort()), Remote: netip.AddrPortFrom(p.Src, p.TCP.SrcPort())}
 		if pid, ok := a.conns[t]; ok {
-			if pid != to {
-				flush()
-				to, inbox = pid, a.records[pid.Id].inbox
-			}
-			// A bounded inbox, but control segments always get in: a
-			// lost ACK, FIN or RST costs far more than a lost data
-			// segment, which the peer retransmits.
-			if inbox.Load() >= maxInbox && len(seg.Payload()) > 0 {
-				a.c.inboxFull.Inc()
-				continue
-			}
-			if pending == nil {
-				pending = mailbox.NewBatch()
-			}
-			pending.Add(*p)
-			p.Buf = nil
+			out.add(ctx, connRoute{pid: pid, inbox: a.records[pid.Id].inbox}, p)
 			continue
 		}
 		if l, ok := a.listeners[t.Local.Port()]; ok {
@@ -312,7 +272,7 @@ func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 		}
 		a.reject(t, &p.TCP)
 	}
-	flush()
+	out.flush(ctx)
 	batch.Release()
 }
 
@@ -324,6 +284,7 @@ func (a *tcpActor) reopen(ctx actor.Context, m *reopenFromTimeWait) {
 	t := tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, p.TCP.DstPort()), Remote: netip.AddrPortFrom(p.Src, p.TCP.SrcPort())}
 	if pid, ok := a.conns[t]; ok && pid.Equal(m.old) {
 		delete(a.conns, t) // the old actor is on its way out
+		a.env.TCPRoutes.remove(t, m.old)
 	}
 	if _, busy := a.conns[t]; busy {
 		return
@@ -412,6 +373,7 @@ func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	rec := &connRecord{tuple: ca.tuple, inbox: inbox}
 	a.conns[ca.tuple] = pid
 	a.records[pid.Id] = rec
+	a.env.TCPRoutes.set(ca.tuple, connRoute{pid: pid, inbox: inbox})
 	return rec
 }
 

@@ -1,0 +1,118 @@
+package actors
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actnet/actnet/layers/tcp"
+	"github.com/actnet/actnet/mailbox"
+)
+
+// tcpRoutes is the tcp actor's connection table as the ipv4 actor reads it.
+// The tcp actor alone adds and removes routes (it owns the table: listen,
+// accept, dial, close); the ipv4 actor looks each segment's 4-tuple up and
+// hands segments of known connections straight to their connection actors,
+// so the data path is one mailbox hop from IP to connection. Segments for
+// unknown tuples (connection requests, closed ports) still go to the tcp
+// actor.
+type tcpRoutes struct {
+	mu sync.RWMutex
+	m  map[tcp.Tuple]connRoute
+}
+
+// connRoute is where a connection's segments go.
+type connRoute struct {
+	pid *actor.PID
+	// inbox counts the segments sent to the connection actor and not yet
+	// handled, to bound its mailbox.
+	inbox *atomic.Int64
+}
+
+func (r *tcpRoutes) get(t tcp.Tuple) (connRoute, bool) {
+	r.mu.RLock()
+	route, ok := r.m[t]
+	r.mu.RUnlock()
+	return route, ok
+}
+
+func (r *tcpRoutes) set(t tcp.Tuple, route connRoute) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = make(map[tcp.Tuple]connRoute)
+	}
+	r.m[t] = route
+	r.mu.Unlock()
+}
+
+// remove deletes t's route if it still leads to pid.
+func (r *tcpRoutes) remove(t tcp.Tuple, pid *actor.PID) {
+	r.mu.Lock()
+	if route, ok := r.m[t]; ok && route.pid.Equal(pid) {
+		delete(r.m, t)
+	}
+	r.mu.Unlock()
+}
+
+// validateTCP checks one received segment (RFC 9293 §3.10.7: header,
+// options, checksum, ports) and fills in p.TCP. It counts what it drops
+// and returns the segment's 4-tuple from this host's side.
+func validateTCP(c *tcpCounters, p *mailbox.Packet) (tcp.Tuple, bool) {
+	c.Received.Inc()
+	seg, err := tcp.NewSegment(p.Transport)
+	if err != nil {
+		var pe tcp.ParseError
+		if errors.As(err, &pe) && int(pe) < len(c.parse) && c.parse[pe] != nil {
+			c.parse[pe].Inc()
+		} else {
+			c.malformed.Inc()
+		}
+		return tcp.Tuple{}, false
+	}
+	if !seg.VerifyChecksumAddrs(p.Src, p.Dst) {
+		c.badChecksum.Inc()
+		return tcp.Tuple{}, false
+	}
+	if seg.SrcPort() == 0 || seg.DstPort() == 0 || !p.Src.IsGlobalUnicast() && !p.Src.IsPrivate() && !p.Src.IsLoopback() && !p.Src.IsLinkLocalUnicast() {
+		c.badAddress.Inc()
+		return tcp.Tuple{}, false
+	}
+	p.TCP = seg
+	return tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, seg.DstPort()), Remote: netip.AddrPortFrom(p.Src, seg.SrcPort())}, true
+}
+
+// connBatcher gathers consecutive segments for the same connection into
+// one message, and bounds each connection's inbox: beyond maxInbox, data
+// segments are dropped, while segments without data (ACK, FIN, RST) are
+// always admitted — losing one of those costs far more than a data segment
+// the peer retransmits.
+type connBatcher struct {
+	c       *tcpCounters
+	to      connRoute
+	pending *mailbox.PacketsArrived
+}
+
+// add moves p into the batch for route.
+func (b *connBatcher) add(ctx actor.Context, route connRoute, p *mailbox.Packet) {
+	if b.pending != nil && !b.to.pid.Equal(route.pid) {
+		b.flush(ctx)
+	}
+	b.to = route
+	if route.inbox.Load() >= maxInbox && len(p.TCP.Payload()) > 0 {
+		b.c.inboxFull.Inc()
+		return
+	}
+	b.pending = addTo(b.pending, p)
+}
+
+// flush sends what was gathered.
+func (b *connBatcher) flush(ctx actor.Context) {
+	if b.pending != nil {
+		b.to.inbox.Add(int64(b.pending.Len()))
+		ctx.Send(b.to.pid, b.pending)
+		b.pending = nil
+	}
+}
