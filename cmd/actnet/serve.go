@@ -16,6 +16,7 @@ import (
 
 	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/layers/tcp"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -30,6 +31,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		pcap    = fs.String("pcap", "", "write every frame, both directions, to this pcap file")
 		level   = levelFlag{l: zerolog.InfoLevel}
 		cpuProf = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
+		cc      = fs.String("tcp-cc", "cubic", "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)")
+		noSACK  = fs.Bool("tcp-no-sack", false, "turn selective acknowledgments (RFC 2018/6675) off")
+		noTS    = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
 		apps    appList
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
@@ -62,6 +66,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	case gateway.a.IsValid() && !ipv4.p.Contains(gateway.a):
 		return bad("--ipv4-gateway %s is not on the link %s", gateway.a, ipv4.p.Masked())
 	}
+	tcpConfig := actnet.TCPConfig{NoSACK: *noSACK, NoTimestamps: *noTS}
+	switch *cc {
+	case "cubic":
+		tcpConfig.Congestion = tcp.NewCubic
+	case "newreno":
+		tcpConfig.Congestion = tcp.NewNewReno
+	default:
+		return bad("--tcp-cc %q: want cubic or newreno", *cc)
+	}
 	var mac net.HardwareAddr
 	if *macText != "" {
 		var err error
@@ -93,6 +106,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		IPv4:        ipv4.p,
 		IPv4Gateway: gateway.a,
 		Logger:      &log,
+		TCP:         tcpConfig,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
