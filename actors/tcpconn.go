@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -342,6 +343,7 @@ func (a *connActor) finish(ctx actor.Context) {
 		return
 	}
 	a.finished = true
+	foldConnStats(a.c, a.conn.Stats())
 	err := a.conn.Err()
 	if a.pending != nil {
 		werr := err
@@ -373,6 +375,7 @@ func (a *connActor) stopping(now time.Time) {
 			a.env.Log.Error().Interface("panic", r).Str("conn", tupleString(a.tuple)).Msg("tcp: cleaning up a crashed connection failed")
 		}
 	}()
+	foldConnStats(a.c, a.conn.Stats())
 	a.env.Cancel(a.timer)
 	a.conn.Abort(now) // emits the RST
 	if a.pending != nil {
@@ -399,3 +402,19 @@ func (a *connActor) rearm(ctx actor.Context) {
 }
 
 func tupleString(t tcp.Tuple) string { return fmt.Sprintf("%s-%s", t.Local, t.Remote) }
+
+// foldConnStats adds a finished connection's own counters (retransmissions,
+// recoveries, drops by reason) to the tcp layer's, so Stats shows them for
+// the whole stack, like netstat -s. Reflection keeps every field of
+// tcp.Stats counted as the control block grows new ones; it runs once per
+// connection, off the data path.
+func foldConnStats(c *tcpCounters, st tcp.Stats) {
+	v := reflect.ValueOf(st)
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if f.Kind() != reflect.Uint64 || f.Uint() == 0 {
+			continue
+		}
+		c.Event("conn: " + v.Type().Field(i).Name).Add(f.Uint())
+	}
+}

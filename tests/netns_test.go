@@ -18,7 +18,7 @@ import (
 
 // requireNetns skips the test unless it can make network namespaces: it
 // needs root and the ip command.
-func requireNetns(t *testing.T, tools ...string) {
+func requireNetns(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a network namespace and a tap")
@@ -34,11 +34,11 @@ func requireNetns(t *testing.T, tools ...string) {
 // interface in it, when the test ends. Nothing the test does reaches
 // outside it.
 type netns struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 }
 
-func newNetns(t *testing.T) *netns {
+func newNetns(t testing.TB) *netns {
 	t.Helper()
 	var b [4]byte
 	rand.Read(b[:])
@@ -86,7 +86,7 @@ var (
 )
 
 // actnetBinary builds cmd/actnet once per test run.
-func actnetBinary(t *testing.T) string {
+func actnetBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "actnet-bin-")
@@ -154,7 +154,7 @@ func (n *netns) start(name string, args ...string) *process {
 
 // signal sends sig and waits for the process to exit, returning its exit
 // code.
-func (p *process) stop(t *testing.T, sig syscall.Signal, within time.Duration) int {
+func (p *process) stop(t testing.TB, sig syscall.Signal, within time.Duration) int {
 	t.Helper()
 	p.cmd.Process.Signal(sig)
 	select {

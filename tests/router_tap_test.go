@@ -21,7 +21,7 @@ const (
 	peerAddr       = "10.78.0.2"
 )
 
-func newRoutedTopology(t *testing.T, args ...string) *routedTopology {
+func newRoutedTopology(t testing.TB, args ...string) *routedTopology {
 	t.Helper()
 	rt := &routedTopology{router: newNetns(t), peer: newNetns(t)}
 	r, p := rt.router, rt.peer
@@ -38,7 +38,7 @@ func newRoutedTopology(t *testing.T, args ...string) *routedTopology {
 
 // dropForwarded makes the router drop percent of the packets it forwards,
 // in both directions (this machine has no netem).
-func (rt *routedTopology) dropForwarded(t *testing.T, percent int) {
+func (rt *routedTopology) dropForwarded(t testing.TB, percent int) {
 	t.Helper()
 	rules := `table inet impair {
 	chain forward {
@@ -55,7 +55,7 @@ func (rt *routedTopology) dropForwarded(t *testing.T, percent int) {
 }
 
 // droppedForwarded reads how many packets the impairment rule dropped.
-func (rt *routedTopology) droppedForwarded(t *testing.T) string {
+func (rt *routedTopology) droppedForwarded(t testing.TB) string {
 	t.Helper()
 	return rt.router.mustRun("nft", "list", "chain", "inet", "impair", "forward")
 }

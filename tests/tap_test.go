@@ -15,7 +15,7 @@ const (
 	tapLinux = "10.77.0.1"
 )
 
-func waitReachable(t *testing.T, ns *netns, stack *process) {
+func waitReachable(t testing.TB, ns *netns, stack *process) {
 	t.Helper()
 	eventually(t, 10*time.Second, "the stack to answer a ping", func() bool {
 		select {

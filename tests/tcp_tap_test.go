@@ -14,7 +14,7 @@ import (
 // serveOnTap makes tap0 in ns with Linux at tapLinux/24, starts
 // `actnet serve` on it at tapStack/24 with args, and waits until Linux can
 // ping it.
-func serveOnTap(t *testing.T, ns *netns, args ...string) *process {
+func serveOnTap(t testing.TB, ns *netns, args ...string) *process {
 	t.Helper()
 	ns.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
 	ns.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
@@ -29,7 +29,7 @@ func serveOnTap(t *testing.T, ns *netns, args ...string) *process {
 
 // peer runs a job of testdata/peer.py inside ns and fails the test unless
 // it reports ok.
-func peer(t *testing.T, ns *netns, within time.Duration, job string, args ...string) string {
+func peer(t testing.TB, ns *netns, within time.Duration, job string, args ...string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "testdata", "peer.py")

@@ -137,8 +137,30 @@ def job_crash(host, crash_port, echo_port):
     return 0
 
 
+def job_sink(host, port, count):
+    # Ask the source app for count bytes and time how long they take.
+    import time
+    count = int(count)
+    start = time.monotonic()
+    s = connect(host, int(port))
+    s.sendall(b"%d\n" % count)
+    n = 0
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        n += len(b)
+    s.close()
+    took = time.monotonic() - start
+    if n != count:
+        print("fail: got %d of %d bytes" % (n, count))
+        return 1
+    print("ok %d %.6f" % (n, took))
+    return 0
+
+
 JOBS = {"echo": job_echo, "source": job_source, "refused": job_refused,
-        "halfclose": job_halfclose, "crash": job_crash}
+        "halfclose": job_halfclose, "crash": job_crash, "sink": job_sink}
 
 if __name__ == "__main__":
     sys.exit(JOBS[sys.argv[1]](*sys.argv[2:]))
