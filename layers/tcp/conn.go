@@ -111,6 +111,7 @@ const (
 	timerKeepAlive
 	timerLinger // TIME-WAIT 2*MSL or FIN-WAIT-2 timeout
 	timerUser   // user timeout
+	timerProbe  // loss detection: the tail loss probe (RFC 8985 §7), or in SACK recovery the reordering timer of retransmissions
 	numTimers
 )
 
@@ -165,6 +166,8 @@ type Conn struct {
 	sackOK       bool // both sides sent SACK-permitted (RFC 2018 §2)
 	dsackSet     bool // dsack holds a duplicate to report (RFC 2883)
 	rescueSet    bool // rescueRxt is defined (RFC 6675 §4 rule 4)
+	tlpActive    bool // a tail loss probe is unanswered (TLP.end_seq set, RFC 8985 §7)
+	tlpRetrans   bool // and it was a retransmission
 	keepProbes   uint8
 	persistShift uint8
 	retries      int
@@ -206,6 +209,8 @@ type Conn struct {
 	sb        scoreboard
 	rxt       [maxRxtMarks]rxtMark
 	nRxt      int
+	tlpSeq    Seq // the probe covered [tlpSeq, tlpEnd)
+	tlpEnd    Seq
 
 	// RTT estimation (RFC 6298).
 	srtt, rttvar, rto time.Duration
@@ -259,6 +264,8 @@ type Stats struct {
 	DSACKsSent              uint64 // ACKs reporting duplicate data (RFC 2883)
 	DSACKsReceived          uint64 // D-SACK blocks from the peer
 	LostRetransmits         uint64 // retransmissions found lost by later SACKs, and resent
+	TailLossProbes          uint64 // probes sent when the ACKs stopped (RFC 8985 §7)
+	TailLossRepairs         uint64 // probes that repaired a loss (cwnd reduced)
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.

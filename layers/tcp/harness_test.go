@@ -226,6 +226,18 @@ func (h *harness) fire() time.Duration {
 	return delta
 }
 
+// fireRTO jumps to the retransmission deadline, past any earlier probe
+// timeout, and runs the timers.
+func (h *harness) fireRTO() {
+	h.t.Helper()
+	d := h.c.timers[timerRetransmit]
+	if d.IsZero() {
+		h.t.Fatal("no retransmission timer armed")
+	}
+	h.now = d
+	h.c.HandleTimer(h.now)
+}
+
 func (h *harness) write(s string) {
 	h.t.Helper()
 	n, err := h.c.Write(h.now, []byte(s))

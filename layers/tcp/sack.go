@@ -290,9 +290,14 @@ func (c *Conn) markRetransmit(now time.Time, seq Seq, n int) {
 }
 
 // checkRetransmits forgets retransmissions that arrived and marks lost
-// the ones that data sent after them overtook.
+// the ones that data sent after them overtook. When only the time rule
+// is missing, it arms timerProbe for when it will hold, so that a lost
+// retransmission at the end of a small window, after which no further
+// ACK comes, is found without waiting for the retransmission timer (the
+// RACK reordering timer, RFC 8985 §6.3).
 func (c *Conn) checkRetransmits(now time.Time) {
 	j := 0
+	c.timers[timerProbe] = time.Time{}
 	for i := 0; i < c.nRxt; i++ {
 		m := c.rxt[i]
 		if m.end.LessEq(c.sndUna) || c.sb.covers(MaxSeq(m.seq, c.sndUna), m.end) {
@@ -300,16 +305,32 @@ func (c *Conn) checkRetransmits(now time.Time) {
 		}
 		if !m.lost {
 			bytes, ranges := c.sb.above(m.sndMax)
+			// RACK's time form (RFC 8985 §6.2): something sent later
+			// arrived, and a round trip and a quarter have passed
+			// since the retransmission.
+			due := m.at.Add(c.srtt + c.srtt/4)
 			m.lost = ranges >= dupThresh || bytes > (dupThresh-1)*c.sndMSS ||
-				// RACK's time form (RFC 8985 §6.2): something sent
-				// later arrived, and a round trip and a quarter
-				// have passed since the retransmission.
-				bytes > 0 && c.srtt > 0 && now.Sub(m.at) > c.srtt+c.srtt/4
+				bytes > 0 && c.srtt > 0 && now.After(due)
+			if !m.lost && bytes > 0 && c.srtt > 0 {
+				if t := c.timers[timerProbe]; t.IsZero() || due.Before(t) {
+					c.timers[timerProbe] = due.Add(time.Millisecond)
+				}
+			}
 		}
 		c.rxt[j] = m
 		j++
 	}
 	c.nRxt = j
+}
+
+// lostTimerExpired re-runs the loss check of the recovery retransmissions
+// and sends what it frees.
+func (c *Conn) lostTimerExpired(now time.Time) {
+	if !c.inRecovery || !c.sackOK {
+		return
+	}
+	c.checkRetransmits(now)
+	c.setPipe()
 }
 
 // resendLost sends again the first retransmission found lost, if any.
@@ -334,15 +355,21 @@ func (c *Conn) resendLost(now time.Time, mss int) bool {
 // setPipe is SetPipe of RFC 6675 §4: every unSACKed byte between SND.UNA
 // and SND.MAX counts once if it is not lost and once more if it was
 // retransmitted in this recovery.
+//
+// Only data counts: a FIN's one unit of sequence space would otherwise
+// leave cwnd - pipe a byte short of a segment at the end of a transfer
+// with a small window, and recovery would stall until the timer.
 func (c *Conn) setPipe() {
 	k := c.sb.lostHoles(c.sndMSS)
 	pipe := 0
 	prev := c.sndUna
+	top := MinSeq(c.sndMax, c.dataEnd())
 	for i := 0; i <= c.sb.n; i++ {
-		end := c.sndMax
+		end := top
 		if i < c.sb.n {
 			end = c.sb.r[i].start
 		}
+		end = MinSeq(end, top)
 		if prev.LessThan(end) {
 			if i >= k {
 				pipe += end.Sub(prev)
@@ -463,6 +490,7 @@ func (c *Conn) enterSACKRecovery(now time.Time) {
 		c.highRxt = s.Add(sent)
 	}
 	c.rescueRxt, c.rescueSet = c.highRxt, true
+	c.timers[timerProbe] = time.Time{} // the slot now serves checkRetransmits
 	c.setPipe()
 }
 
@@ -544,4 +572,103 @@ func (c *Conn) skipSACKed() int {
 		return r.start.Sub(c.sndNxt)
 	}
 	return maxBufferSize
+}
+
+// --- tail loss probe (RFC 8985 §7) ---
+
+// maxAckDelay is TLP.max_ack_delay: how long a peer may sit on the ACK of
+// a lone segment (the 200 ms delayed-ACK limit of RFC 1122 and Linux).
+const maxAckDelay = 200 * time.Millisecond
+
+// armProbe schedules the probe timeout (PTO) after new data went out or an
+// ACK came in (RFC 8985 §7.2), when SACK is on and nothing is being
+// recovered: 2*SRTT, plus the delayed-ACK allowance when a single segment
+// is in flight, and only if that comes before the retransmission timer.
+// When the ACKs stop because the tail of a flight was lost, or because
+// one ACK was lost and the peer delays the next, the probe draws an ACK
+// (with SACK) in about two round trips instead of a timeout, which would
+// also collapse cwnd to one segment.
+func (c *Conn) armProbe(now time.Time) {
+	if !c.sackOK || c.inRecovery {
+		return // in recovery the slot belongs to checkRetransmits
+	}
+	c.timers[timerProbe] = time.Time{}
+	if c.tlpActive || c.srtt == 0 || c.sndUna == c.sndMax || c.sndNxt != c.sndMax ||
+		!c.sndUna.GreaterThan(c.recover) || c.persisting || !c.state.canSendData() {
+		return
+	}
+	pto := 2 * c.srtt
+	if c.sndMax.Sub(c.sndUna) <= c.sndMSS {
+		pto += maxAckDelay
+	}
+	d := now.Add(max(pto, 10*time.Millisecond))
+	if rto := c.timers[timerRetransmit]; !rto.IsZero() && !d.Before(rto) {
+		return // the retransmission timer comes first
+	}
+	c.timers[timerProbe] = d
+}
+
+// probeExpired sends the loss probe of RFC 8985 §7.3: a new segment if
+// there is one and the peer's window takes it (cwnd is not consulted),
+// else the last segment again; then the retransmission timer restarts.
+func (c *Conn) probeExpired(now time.Time) {
+	if !c.sackOK || c.tlpActive || c.sndUna == c.sndMax || c.sndNxt != c.sndMax ||
+		c.persisting || !c.state.canSendData() {
+		return
+	}
+	seq := c.sndNxt
+	off := seq.Sub(c.sndqSeq)
+	avail := c.sndq.ext - off
+	n := min(avail, c.dataMSS(), c.sndWnd-c.sndNxt.Sub(c.sndUna))
+	if off >= 0 && n > 0 {
+		flags := FlagACK
+		if n == avail {
+			flags |= FlagPSH
+			if c.finQueued {
+				flags |= FlagFIN
+			}
+		}
+		c.emitSegment(now, seq, flags, off, n)
+		c.sndNxt = seq.Add(n)
+		if flags&FlagFIN != 0 {
+			c.sndNxt = c.sndNxt.Add(1)
+		}
+		c.sndMax = c.sndNxt
+		c.tlpRetrans = false
+	} else {
+		seq = MaxSeq(c.sndUna, c.sndMax.Add(-c.dataMSS()))
+		if c.retransmitRange(now, seq, c.sndMax.Sub(seq)) == 0 {
+			return
+		}
+		c.tlpRetrans = true
+	}
+	c.stats.TailLossProbes++
+	c.tlpActive, c.tlpSeq, c.tlpEnd = true, seq, c.sndNxt
+	c.timers[timerRetransmit] = now.Add(c.rto)
+}
+
+// probeAnswered ends a probe episode when an ACK covers it (RFC 8985
+// §7.4). A retransmitted probe that the peer reports as a duplicate
+// (D-SACK) repaired nothing; one acknowledged without that repaired a
+// loss, to which congestion control reacts as to any other.
+func (c *Conn) probeAnswered(now time.Time, ack Seq, o *Options, flight int) {
+	if !c.tlpActive {
+		return
+	}
+	if c.tlpRetrans {
+		if b := o.SACKBlocks(); len(b) > 0 && b[0].Left.LessThan(c.tlpEnd) && c.tlpSeq.LessThan(b[0].Right) &&
+			(b[0].Right.LessEq(ack) || len(b) > 1 && b[1].Left.LessEq(b[0].Left) && b[0].Right.LessEq(b[1].Right)) {
+			c.tlpActive = false
+			return
+		}
+	}
+	if ack.LessThan(c.tlpEnd) {
+		return
+	}
+	c.tlpActive = false
+	if c.tlpRetrans && !c.inRecovery && c.sndUna.GreaterThan(c.recover) {
+		c.stats.TailLossRepairs++
+		c.cc.OnLoss(now, flight)
+		c.recover = c.sndMax.Add(-1)
+	}
 }

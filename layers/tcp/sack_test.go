@@ -3,6 +3,7 @@ package tcp
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSACKNegotiation(t *testing.T) {
@@ -524,8 +525,8 @@ func TestSACKTimeoutClearsScoreboard(t *testing.T) {
 	if h.c.sb.n != 1 {
 		t.Fatal("no scoreboard")
 	}
-	h.fire() // RTO
-	if h.c.sb.n != 0 || h.c.inRecovery {
+	h.fireRTO()
+	if h.c.sb.n != 0 || h.c.inRecovery || h.c.Stats().TailLossProbes != 0 {
 		t.Fatal("scoreboard kept across the timeout")
 	}
 	h.expect(S{F: FlagACK, Seq: at(0), Ack: h.rem, Data: strings.Repeat("t", mss)})
@@ -565,5 +566,78 @@ func TestNoSACKPeerUsesNewReno(t *testing.T) {
 	h.expect(S{F: FlagACK, Seq: at(0), Ack: h.rem, Data: strings.Repeat("n", mss)})
 	if !h.c.inRecovery || h.c.Stats().SACKRecoveries != 0 || h.c.CongestionWindow() != 5*mss+3*mss {
 		t.Fatalf("not NewReno recovery: cwnd %d %+v", h.c.CongestionWindow(), h.c.Stats())
+	}
+}
+
+func TestTailLossProbe(t *testing.T) {
+	const mss = 1400
+	setup := func() *harness {
+		h := newHarness(t)
+		h.now = h.now.Add(0)
+		h.synReceivedSACK()
+		h.now = h.now.Add(20 * time.Millisecond) // SRTT 20 ms
+		h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, Win: 30000})
+		if h.c.srtt != 20*time.Millisecond {
+			t.Fatalf("srtt %v", h.c.srtt)
+		}
+		h.c.SetNoDelay(true)
+		return h
+	}
+	// The last segments of a flight are lost and no ACK comes: the probe
+	// resends the last segment after 2*SRTT, long before the RTO.
+	h := setup()
+	h.write(strings.Repeat("p", 3*mss))
+	h.take()
+	if d := h.fire(); d != 40*time.Millisecond {
+		t.Fatalf("probe after %v", d)
+	}
+	h.expect(S{F: FlagACK, Seq: h.loc.Add(2 * mss), Ack: h.rem, Data: strings.Repeat("p", mss)})
+	if st := h.c.Stats(); st.TailLossProbes != 1 || st.RTOExpirations != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// One probe per episode: the next deadline is the RTO.
+	if d := h.c.NextDeadline().Sub(h.now); d != h.c.RTO() {
+		t.Fatalf("next deadline in %v, RTO %v", d, h.c.RTO())
+	}
+	// It repaired a loss (no D-SACK): cwnd is reduced as for any loss.
+	w := h.c.CongestionWindow()
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc.Add(3 * mss), Win: 30000})
+	if h.c.Stats().TailLossRepairs != 1 || h.c.CongestionWindow() >= w {
+		t.Fatalf("no reaction to the repaired loss: cwnd %d -> %d %+v", w, h.c.CongestionWindow(), h.c.Stats())
+	}
+
+	// The probe was needless (the ACK was lost, the peer has the data):
+	// the D-SACK says so, and cwnd stays.
+	h = setup()
+	h.write(strings.Repeat("p", 3*mss))
+	h.take()
+	h.fire()
+	h.take()
+	w = h.c.CongestionWindow()
+	end := h.loc.Add(3 * mss)
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: end, Win: 30000, SACK: []SACKBlock{{end - mss, end}}})
+	if h.c.Stats().TailLossRepairs != 0 || h.c.CongestionWindow() < w {
+		t.Fatalf("needless probe reduced cwnd %d -> %d", w, h.c.CongestionWindow())
+	}
+
+	// With unsent data waiting (cwnd full), the probe is new data.
+	h = setup()
+	h.write(strings.Repeat("q", 6*mss)) // IW is 3 segments
+	if got := len(h.take()); got != 3 {
+		t.Fatalf("%d segments", got)
+	}
+	h.fire()
+	h.expect(S{F: FlagACK, Seq: h.loc.Add(3 * mss), Ack: h.rem, Data: strings.Repeat("q", mss)})
+
+	// Without SACK there is no probe: the RTO it is.
+	h2 := newHarness(t).established()
+	h2.now = h2.now.Add(time.Second)
+	h2.write("x")
+	h2.take()
+	if d := h2.fire(); d != h2.c.RTO() && d < 200*time.Millisecond {
+		t.Fatalf("no-SACK deadline %v", d)
+	}
+	if h2.c.Stats().TailLossProbes != 0 {
+		t.Fatal("probe without SACK")
 	}
 }

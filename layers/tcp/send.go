@@ -273,12 +273,13 @@ func (c *Conn) sendData(now time.Time) bool {
 	} else if !c.rttTiming && n > 0 {
 		c.startRTT(now, seq.Add(n-1))
 	}
+	defer c.armProbe(now) // RFC 8985 §7.2: after new data, once SND.NXT moved
 	c.sndNxt = seq.Add(n)
 	if fin {
 		c.sndNxt = c.sndNxt.Add(1)
 	}
 	if c.inRecovery {
-		c.pipe += c.sndNxt.Sub(seq) // RFC 6675 (C.4)
+		c.pipe += n // RFC 6675 (C.4), data only as in setPipe
 	}
 	c.sndMax = MaxSeq(c.sndMax, c.sndNxt)
 	if c.timers[timerRetransmit].IsZero() {
@@ -374,6 +375,7 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 		// RFC 6675 §5: every ACK with SACK information updates the
 		// scoreboard first.
 		newlySACKed = c.updateScoreboard(ack, seg.Options())
+		c.probeAnswered(now, ack, seg.Options(), flight)
 	}
 
 	if ack.GreaterThan(c.sndUna) {
@@ -387,6 +389,8 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 				// scoreboard above the new SND.UNA).
 				c.inRecovery = false
 				c.dupAcks = 0
+				c.nRxt = 0
+				c.timers[timerProbe] = time.Time{}
 				c.cc.OnRecoveryEnd(now, c.sndMax.Sub(c.sndUna))
 			} else if c.sackOK {
 				// Partial acknowledgment with SACK: NextSeg decides
@@ -447,6 +451,8 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 			c.highRxt = MaxSeq(c.highRxt, c.sndUna)
 			c.checkRetransmits(now)
 			c.setPipe() // (B.2)
+		} else {
+			c.armProbe(now)
 		}
 	}
 

@@ -148,6 +148,13 @@ func (c *Conn) HandleTimer(now time.Time) {
 			return
 		}
 	}
+	if c.due(timerProbe, now) {
+		if c.inRecovery {
+			c.lostTimerExpired(now) // output below sends what it freed
+		} else {
+			c.probeExpired(now)
+		}
+	}
 	if c.due(timerKeepAlive, now) {
 		c.keepAliveExpired(now)
 		if c.state == StateClosed {
@@ -217,6 +224,9 @@ func (c *Conn) retransmitExpired(now time.Time) {
 		// what the go-back retransmission skips.
 		c.sb.clear()
 		c.rescueSet = false
+		c.nRxt = 0
+		c.timers[timerProbe] = time.Time{}
+		c.tlpActive = false // the probe episode ends with the timeout
 		c.sndNxt = c.sndUna
 		c.stats.Retransmits-- // counted by sendData
 		c.output(now)
