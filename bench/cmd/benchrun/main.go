@@ -53,9 +53,9 @@ type bench struct {
 	// roundsDone is how many rounds completed within the budget.
 	roundsDone int
 	notes      []string
-	// loadBefore is the load average when the run began: other work on
-	// the machine shows up as noise, and the table says so.
-	loadBefore string
+	// cpu measures the CPU other processes took during the run: their
+	// work shows up as noise, and the table says so.
+	cpu cpuMeter
 	// actnetRev names the actnet source measured; empty means ask git
 	// about the working tree in "..".
 	actnetRev string
@@ -72,7 +72,7 @@ func main() {
 	var stacks, loads string
 	flag.StringVar(&b.binDir, "bin", "results/bin", "directory with actnet, gvisor-server, linux-server, loadgen and inproc.test")
 	flag.StringVar(&b.outDir, "out", "results", "directory for the table, the chart, the raw runs and the logs")
-	flag.IntVar(&b.rounds, "rounds", 3, "rounds; each runs every load on every stack once")
+	flag.IntVar(&b.rounds, "rounds", 5, "rounds; each runs every load on every stack once")
 	flag.DurationVar(&b.duration, "duration", 3*time.Second, "length of the bulk, request/response and connect-rate loads")
 	flag.IntVar(&b.conns, "conns", 10000, "connections of the idle load")
 	flag.DurationVar(&b.budget, "budget", 8*time.Minute, "start no new round after this long, so the run ends in bounded time")
@@ -108,7 +108,7 @@ func main() {
 	}
 	raiseFileLimit()
 	removeStale()
-	b.loadBefore = loadAvg()
+	b.cpu = startCPUMeter()
 
 	// The trap: on SIGINT or SIGTERM, delete everything and exit.
 	sig := make(chan os.Signal, 1)

@@ -11,7 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -51,9 +51,10 @@ func idleKiB(r report.Result) float64 { return r.KiBPerConn + r.KernelPerConn }
 
 // cell is one stack's entry in one row.
 type cell struct {
-	median float64 // NaN when no run succeeded or the stack has no such run
-	ok, n  int
-	errs   []string
+	median   float64 // NaN when no run succeeded or the stack has no such run
+	min, max float64
+	ok, n    int
+	errs     []string
 }
 
 func (b *bench) cell(stack string, m metric) cell {
@@ -70,6 +71,7 @@ func (b *bench) cell(stack string, m metric) cell {
 	}
 	if len(xs) > 0 {
 		c.median = report.Median(xs)
+		c.min, c.max = slices.Min(xs), slices.Max(xs)
 	}
 	return c
 }
@@ -79,15 +81,15 @@ func (b *bench) write() error {
 	now := time.Now().UTC()
 	fmt.Fprintf(&md, "# actnet benchmark, %s\n\n", now.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&md, "%s\n\n", machine(filepath.Join(b.binDir, "gvisor-server"), b.actnetRev))
-	loadAfter := loadAvg()
-	fmt.Fprintf(&md, "Load average (1, 5, 15 min) before the run: %s; after: %s.", b.loadBefore, loadAfter)
-	if busy(b.loadBefore) || busy(loadAfter) {
-		fmt.Fprintf(&md, " **Other work was running on the machine: the numbers are noisy; rerun on an idle machine.**")
+	others := b.cpu.othersCores()
+	fmt.Fprintf(&md, "Other processes kept %.2f of %d cores busy on average during the run.", others, runtime.NumCPU())
+	if others > busyCores {
+		fmt.Fprintf(&md, " **That is enough to make the numbers noisy; rerun on an idle machine.**")
 	}
 	fmt.Fprintf(&md, "\n\n")
 	fmt.Fprintf(&md, "Medians of %d alternating rounds (%v per bulk, request/response and connect-rate run; %d idle connections). "+
 		"Every run has its own fresh network namespace and server; the load generator is a Go program on the Linux side of the tap "+
-		"(actnet, gVisor) or of the veth pair (Linux). A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.\n\n",
+		"(actnet, gVisor) or of the veth pair (Linux). ± is half the range of the rounds over the median. A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.\n\n",
 		b.roundsDone, b.duration, b.conns)
 	fmt.Fprintf(&md, "| load | unit |")
 	for _, k := range b.stacks {
@@ -186,6 +188,11 @@ func (c cell) format(m metric) string {
 		return fmt.Sprintf("✗ failed (%d/%d)", c.n, c.n)
 	}
 	s := chart.Format(c.median)
+	if c.ok > 1 && c.median != 0 {
+		// The spread of the rounds, as ± half the range over the median,
+		// says how far to trust a difference between two cells.
+		s += fmt.Sprintf(" ±%.0f%%", 50*(c.max-c.min)/c.median)
+	}
 	if c.ok < c.n {
 		s += fmt.Sprintf(" ✗ (%d/%d failed)", c.n-c.ok, c.n)
 	}
@@ -193,27 +200,6 @@ func (c cell) format(m metric) string {
 }
 
 // machine describes where the numbers come from.
-// loadAvg is /proc/loadavg's 1-, 5- and 15-minute load averages.
-func loadAvg() string {
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(data)); len(f) >= 3 {
-			return strings.Join(f[:3], " ")
-		}
-	}
-	return "?"
-}
-
-// busy reports whether a load average line says more than half the
-// cores were taken by other work.
-func busy(load string) bool {
-	f := strings.Fields(load)
-	if len(f) == 0 {
-		return false
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	return err == nil && v > float64(runtime.NumCPU())/2
-}
-
 func machine(gvisorServer, commit string) string {
 	cpu := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
