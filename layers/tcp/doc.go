@@ -69,6 +69,10 @@
 //     A timeout forgets the scoreboard (RFC 2018 §8, RFC 6675 §5.1), keeps
 //     RecoveryPoint, and the go-back retransmission skips what SACKs that
 //     arrive afterwards show the peer holds.
+//   - With SACK, a tail loss probe (RFC 8985 §7) goes out 2*SRTT after the
+//     ACKs stop (plus 200 ms with one segment in flight): new data if the
+//     peer's window takes it, else the last segment again; a probe that
+//     repaired a loss (no D-SACK for it) reduces cwnd like any loss.
 //   - Without SACK: fast retransmit on three duplicate ACKs, NewReno fast
 //     recovery with partial ACKs (RFC 6582), limited transmit (RFC 3042).
 //   - Congestion control sits behind the CongestionControl interface:
