@@ -47,9 +47,11 @@ fuzz:
 
 # As root: actnet, gVisor's netstack and Linux under the same loads, each in
 # fresh network namespaces; prints a table and writes bench/results/. The
-# bench module is separate, so gVisor never enters the main go.mod.
+# bench module is separate, so gVisor never enters the main go.mod; actnet
+# itself is built here, with the dependencies its users get.
 bench:
-	cd bench && $(GO) build -o results/bin/ ./cmd/... github.com/actnet/actnet/cmd/actnet && \
+	$(GO) build -o bench/results/bin/actnet ./cmd/actnet
+	cd bench && $(GO) build -o results/bin/ ./cmd/... && \
 	  $(GO) test -c -o results/bin/inproc.test ./inproc && \
 	  ./results/bin/benchrun -bin results/bin -out results
 
