@@ -5,7 +5,7 @@ GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
 # Fuzz targets run briefly in `make test`; longer with `make fuzz FUZZTIME=5m`.
 FUZZTIME ?= 3s
 
-.PHONY: all build demo test unit race fuzz lint clean bench
+.PHONY: all build demo test unit race allocs fuzz lint clean bench
 
 all: build
 
@@ -18,9 +18,11 @@ demo: build
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/demo-tap.sh bin/actnet; \
 	else echo "(not root: running two stacks over the memory link)"; ./bin/actnet demo; fi
 
-# Everything CI checks: vet, staticcheck, the race-enabled test suite (tap
-# tests run as root inside namespaces they create), and each fuzz target.
-test: lint race fuzz
+# Everything CI checks: gofmt, vet, staticcheck, the allocation tests, each
+# fuzz target briefly, then the race-enabled test suite (tap
+# tests run as root inside namespaces they create), whose summary line ends
+# the output.
+test: lint allocs fuzz race
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -32,6 +34,11 @@ lint:
 
 race:
 	$(GOTESTSUM) --format pkgname-and-test-fails -- -race -count=1 -timeout 15m ./...
+
+# The allocation tests count every malloc in the process, which the race
+# detector's own bookkeeping would swamp: they run without -race.
+allocs:
+	$(GO) test -count=1 -run 'Alloc' ./...
 
 unit:
 	$(GO) test -count=1 ./...
