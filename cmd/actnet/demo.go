@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/actnet/actnet"
+	"github.com/actnet/actnet/apps"
 	"github.com/actnet/actnet/device"
 )
 
@@ -73,5 +74,31 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	if received == 0 {
 		return 1
 	}
+
+	// TCP: the right stack serves echo with one supervised app actor per
+	// connection; the left one dials it through the net.Conn API.
+	if _, err := right.Serve(9000, apps.Echo()); err != nil {
+		fmt.Fprintf(stderr, "actnet demo: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := left.DialContext(ctx, "tcp", netip.AddrPortFrom(right.Addr(), 9000).String())
+	if err != nil {
+		fmt.Fprintf(stderr, "actnet demo: dial: %v\n", err)
+		return 1
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	line := "hello through two actnet stacks\n"
+	fmt.Fprintf(stdout, "TCP %s -> %s:9000 (echo app): %q\n", conn.LocalAddr(), right.Addr(), line)
+	conn.Write([]byte(line))
+	conn.(*actnet.Conn).CloseWrite()
+	reply, err := io.ReadAll(conn)
+	if err != nil || string(reply) != line {
+		fmt.Fprintf(stderr, "actnet demo: echo: %q, %v\n", reply, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "echoed back: %q\n", reply)
 	return 0
 }

@@ -29,7 +29,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--tcp-cc", "vegas"}, 2, "want cubic or newreno"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--log-level", "loud"}, 2, "log level"},
 		{[]string{"demo", "--count", "0"}, 2, "--count"},
-		{[]string{"demo", "--count", "3", "--size", "100"}, 0, "3 received"},
+		{[]string{"demo", "--count", "3", "--size", "100"}, 0, "echoed back"},
 	}
 	for _, c := range cases {
 		var out bytes.Buffer
