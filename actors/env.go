@@ -52,6 +52,9 @@ type Env struct {
 	// actor to hand segments straight to connection actors.
 	TCPRoutes tcpRoutes
 
+	// Dispatcher runs every actor of the stack on its worker goroutines.
+	Dispatcher *workerDispatcher
+
 	// Fatal reports a failure that ends the stack (Running.Failed).
 	Fatal func(error)
 

@@ -55,8 +55,9 @@ func (r *Running) Serve(port uint16, props *actor.Props, cfg tcp.Config) (*Servi
 		log.Warn().Uint16("port", port).Str("app", child.Id).Str("panic", fmt.Sprint(reason)).
 			Msg("app actor crashed; its connection is reset, the service goes on")
 	})
-	sprops := actor.PropsFromProducer(func() actor.Actor { return &serviceActor{app: props} },
-		actor.WithSupervisor(strategy))
+	app := props.Clone(actor.WithDispatcher(r.Env.Dispatcher))
+	sprops := actor.PropsFromProducer(func() actor.Actor { return &serviceActor{app: app} },
+		actor.WithSupervisor(strategy), actor.WithDispatcher(r.Env.Dispatcher))
 	pid := r.system.Root.SpawnPrefix(sprops, fmt.Sprintf("service-%d", port))
 	reply := make(chan error, 1)
 	r.system.Root.Send(r.Env.PIDs.TCP, &ListenTCP{Port: port, Config: cfg, Service: pid, Reply: reply})

@@ -64,7 +64,8 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env := s.env
 	env.PIDs.Stack = ctx.Self()
 	spawn := func(name string, a actor.Actor) *actor.PID {
-		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), name)
+		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a },
+			actor.WithDispatcher(env.Dispatcher)), name)
 		if err != nil {
 			panic(fmt.Sprintf("actnet: spawning %s: %v", name, err))
 		}
@@ -76,7 +77,7 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env.PIDs.UDP = spawn("udp", newUDPActor(env, s.out))
 	tcpa := newTCPActor(env, s.out)
 	tcpPID, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return tcpa },
-		actor.WithSupervisor(tcpa.strategy())), "tcp")
+		actor.WithSupervisor(tcpa.strategy()), actor.WithDispatcher(env.Dispatcher)), "tcp")
 	if err != nil {
 		panic(fmt.Sprintf("actnet: spawning tcp: %v", err))
 	}
@@ -109,16 +110,18 @@ func Start(opts Options) (*Running, error) {
 	slogger := NewSlogLogger(opts.Log.With().Str("lib", "protoactor").Logger())
 	r.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	env := &Env{
-		Log:      opts.Log,
-		Clock:    opts.Clock,
-		Counters: mailbox.NewCounters(),
-		Pool:     mailbox.NewPool(mailbox.Headroom + mtu + ethernet.HeaderLen),
-		System:   r.system,
-		Device:   opts.Device,
-		MAC:      ethernet.Addr(mac),
-		MTU:      mtu,
-		IPv4:     opts.IPv4,
-		Gateway4: opts.Gateway4,
+		// 300 messages a run is protoactor's default throughput.
+		Dispatcher: newWorkerDispatcher(300),
+		Log:        opts.Log,
+		Clock:      opts.Clock,
+		Counters:   mailbox.NewCounters(),
+		Pool:       mailbox.NewPool(mailbox.Headroom + mtu + ethernet.HeaderLen),
+		System:     r.system,
+		Device:     opts.Device,
+		MAC:        ethernet.Addr(mac),
+		MTU:        mtu,
+		IPv4:       opts.IPv4,
+		Gateway4:   opts.Gateway4,
 	}
 	env.initLink()
 	env.Fatal = r.fail
@@ -129,15 +132,17 @@ func Start(opts Options) (*Running, error) {
 	})
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &stackActor{env: env, out: r.Output, inFlight: new(atomic.Int64)}
-	}, actor.WithSupervisor(strategy))
+	}, actor.WithSupervisor(strategy), actor.WithDispatcher(env.Dispatcher))
 	pid, err := r.system.Root.SpawnNamed(props, "stack")
 	if err != nil {
 		r.system.Shutdown()
+		env.Dispatcher.Close()
 		return nil, err
 	}
 	if _, err := r.system.Root.RequestFuture(pid, &wireLayers{}, 5*time.Second).Result(); err != nil {
 		r.system.Root.Stop(pid)
 		r.system.Shutdown()
+		env.Dispatcher.Close()
 		return nil, fmt.Errorf("actnet: starting layers: %w", err)
 	}
 	return r, nil
@@ -171,6 +176,7 @@ func (r *Running) Close() error {
 			r.closeErr = errors.Join(r.closeErr, err)
 		}
 		r.system.Shutdown()
+		r.Env.Dispatcher.Close()
 	})
 	return r.closeErr
 }

@@ -369,7 +369,8 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	inbox := new(atomic.Int64)
 	ca.inbox = inbox
-	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca }), "conn")
+	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
+		actor.WithDispatcher(a.env.Dispatcher)), "conn")
 	rec := &connRecord{tuple: ca.tuple, inbox: inbox}
 	a.conns[ca.tuple] = pid
 	a.records[pid.Id] = rec
