@@ -22,6 +22,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/actnet/actnet/bench/internal/gvstack"
 	"github.com/actnet/actnet/bench/internal/servers"
@@ -88,7 +89,37 @@ func run(tap, ipv4Str, macStr string, mtu uint32, apps map[uint16]servers.Handle
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
+	printStats(s)
 	return nil
+}
+
+// printStats prints the counters that explain a throughput number
+// (retransmissions, recoveries, drops), as actnet serve prints its own
+// counters when stopped; the runner keeps them in the run's log.
+func printStats(s *stack.Stack) {
+	st := s.Stats()
+	t := st.TCP
+	for _, c := range []struct {
+		name string
+		v    *tcpip.StatCounter
+	}{
+		{"tcp.segments_received", t.ValidSegmentsReceived},
+		{"tcp.segments_sent", t.SegmentsSent},
+		{"tcp.retransmits", t.Retransmits},
+		{"tcp.fast_retransmit", t.FastRetransmit},
+		{"tcp.sack_recovery", t.SACKRecovery},
+		{"tcp.tlp_recovery", t.TLPRecovery},
+		{"tcp.timeouts", t.Timeouts},
+		{"tcp.checksum_errors", t.ChecksumErrors},
+		{"tcp.listen_overflow_syn_drop", t.ListenOverflowSynDrop},
+		{"tcp.resets_sent", t.ResetsSent},
+		{"ip.packets_received", st.IP.PacketsReceived},
+		{"ip.packets_sent", st.IP.PacketsSent},
+		{"nic.tx_dropped_no_buffer_space", st.NICs.TxPacketsDroppedNoBufferSpace},
+		{"dropped_packets", st.DroppedPackets},
+	} {
+		fmt.Printf("%s %d\n", c.name, c.v.Value())
+	}
 }
 
 // openTap attaches to the tap device name with IFF_TAP|IFF_NO_PI.
