@@ -151,7 +151,7 @@ func FuzzConn(f *testing.F) {
 			case 3:
 				c.Read(h.now, rd[:int(next())*8])
 			case 4:
-				switch next() % 5 {
+				switch next() % 6 {
 				case 0:
 					c.CloseWrite(h.now)
 				case 1:
@@ -165,6 +165,10 @@ func FuzzConn(f *testing.F) {
 						h.now = d
 						c.HandleTimer(h.now)
 					}
+				case 5:
+					// ICMP "packet too big" about data in flight, which
+					// resends it at once, in or out of recovery.
+					c.HandleControlError(h.now, ControlError{Seq: c.sndUna.Add(int(next())), MTU: int(next()) * 8})
 				}
 			}
 			h.out = nil // emit already checked each segment's format
