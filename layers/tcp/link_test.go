@@ -381,7 +381,7 @@ func runCombo(tb testing.TB, cb ccCombo, loss float64, seed uint64) matrixResult
 }
 
 func TestLinkLossMatrix(t *testing.T) {
-	seeds := []uint64{1, 2, 3, 4, 5}
+	seeds := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "4 MiB, RTT 20 ms, 10 MiB/s, median of %d seeds (virtual time)\n", len(seeds))
 	fmt.Fprintf(&tab, "%-14s %5s %9s %9s %8s %6s %5s %8s\n", "combination", "loss", "time", "goodput", "vs base", "retx", "RTOs", "recov")
