@@ -202,6 +202,9 @@ func (b *bench) runOne(k stackKind, load string, round int) (res report.Result) 
 	if k.slab {
 		args = append(args, "-slab")
 	}
+	if load == report.CRR {
+		args = append(args, "-max-count", strconv.Itoa(crrMaxCount))
+	}
 	res = b.loadgen(clientNS, logFile, b.loadTimeout(load), args...)
 	if done, err := server.exited(); done {
 		res.Error = strings.TrimPrefix(res.Error+"; ", "; ") + fmt.Sprintf("server exited during the load (%v); see %s", err, logPath)
