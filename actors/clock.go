@@ -13,6 +13,11 @@ type Clock interface {
 	Now() time.Time
 	// AfterFunc calls f in its own goroutine once d has passed.
 	AfterFunc(d time.Duration, f func()) StopFunc
+	// At calls f once the clock reads at or later. It takes an absolute
+	// time so that a deadline computed from an earlier reading cannot
+	// drift: with a virtual clock, the test may move time between the
+	// reading and the arming.
+	At(at time.Time, f func()) StopFunc
 }
 
 // StopFunc cancels a timer armed by AfterFunc. It reports whether the call
@@ -28,6 +33,11 @@ func (RealClock) Now() time.Time { return time.Now() }
 // AfterFunc arms a runtime timer.
 func (RealClock) AfterFunc(d time.Duration, f func()) StopFunc {
 	return time.AfterFunc(d, f).Stop
+}
+
+// At arms a runtime timer for the wall-clock time at.
+func (c RealClock) At(at time.Time, f func()) StopFunc {
+	return time.AfterFunc(time.Until(at), f).Stop
 }
 
 // VirtualClock is a clock that only moves when Advance is called. Timers due
@@ -52,12 +62,22 @@ func (c *VirtualClock) Now() time.Time {
 	return c.now
 }
 
-// AfterFunc arms a virtual timer.
+// AfterFunc arms a virtual timer d after the current virtual time.
 func (c *VirtualClock) AfterFunc(d time.Duration, f func()) StopFunc {
+	return c.At(c.Now().Add(d), f)
+}
+
+// At arms a virtual timer for the virtual time at. A time already reached
+// fires at once, in a goroutine of its own, as a runtime timer would.
+func (c *VirtualClock) At(at time.Time, f func()) StopFunc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !at.After(c.now) {
+		go f()
+		return func() bool { return false }
+	}
 	c.seq++
-	t := &virtualTimer{at: c.now.Add(d), seq: c.seq, f: f, index: -1}
+	t := &virtualTimer{at: at, seq: c.seq, f: f, index: -1}
 	heap.Push(&c.pending, t)
 	return func() bool {
 		c.mu.Lock()

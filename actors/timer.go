@@ -103,7 +103,7 @@ func (t *timerActor) fireDue(ctx actor.Context) {
 	t.generation++
 	gen, self, root := t.generation, ctx.Self(), ctx.ActorSystem().Root
 	t.armedAt = next
-	t.stopArmed = t.clock.AfterFunc(next.Sub(now), func() {
+	t.stopArmed = t.clock.At(next, func() {
 		root.Send(self, &timerDue{generation: gen})
 	})
 }
