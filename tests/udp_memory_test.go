@@ -81,8 +81,13 @@ func TestUDPEchoSizes(t *testing.T) {
 	if _, err := c.Write(make([]byte, 65508)); !errors.Is(err, syscall.EMSGSIZE) {
 		t.Fatalf("65508-byte write: %v, want EMSGSIZE", err)
 	}
-	st := b.Stats().Layers["udp"]
-	if st.Received != 7 || st.Sent != 7 {
+	// b counts a datagram sent once its send returned, which may be after
+	// the reply reached a: wait for the count rather than read it once.
+	eventually(t, 2*time.Second, "b's udp counters to reach 7 and 7", func() bool {
+		st := b.Stats().Layers["udp"]
+		return st.Received == 7 && st.Sent == 7
+	})
+	if st := b.Stats().Layers["udp"]; st.Received != 7 || st.Sent != 7 {
 		t.Errorf("b's udp counters: %d received, %d sent; want 7 and 7", st.Received, st.Sent)
 	}
 }
