@@ -18,6 +18,12 @@ func TestMemoryPingBothWays(t *testing.T) {
 			t.Fatalf("ping b→a #%d: %v", i, err)
 		}
 	}
+	// A stack counts a reply once its send returned, which may be after
+	// the reply arrived: wait for the counts.
+	eventually(t, 2*time.Second, "50 replies counted on each side", func() bool {
+		return a.Stats().Layers["icmpv4"].Events["echo replies sent"] == 50 &&
+			b.Stats().Layers["icmpv4"].Events["echo replies sent"] == 50
+	})
 	sa, sb := a.Stats(), b.Stats()
 	if got := sb.Layers["icmpv4"].Events["echo replies sent"]; got != 50 {
 		t.Errorf("b sent %d echo replies, want 50", got)
