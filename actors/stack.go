@@ -38,9 +38,6 @@ type Running struct {
 	failed    chan struct{}
 	failOnce  sync.Once
 	failure   atomic.Pointer[error]
-
-	mu       sync.Mutex
-	services []*Service
 }
 
 // wireLayers asks the stack actor to spawn its children.
@@ -170,7 +167,6 @@ func (r *Running) fail(err error) {
 // stack's goroutines have ended (the finaliser discipline of mnet's kill).
 func (r *Running) Close() error {
 	r.closeOnce.Do(func() {
-		r.stopServices()
 		r.closeErr = r.Env.Device.Close()
 		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
 			r.closeErr = errors.Join(r.closeErr, err)

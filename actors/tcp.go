@@ -3,6 +3,7 @@ package actors
 import (
 	crand "crypto/rand"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -40,20 +41,25 @@ const (
 )
 
 // ListenTCP asks the tcp actor to accept connections on Port. Exactly one of
-// Queue (net.Listener users) and Service (Serve) is set. Reply gets nil or
+// Queue (net.Listener users) and App (Serve: an app actor per connection)
+// is set. Reply gets nil or
 // the reason it failed.
 type ListenTCP struct {
 	Port    uint16
 	Backlog int
 	Config  tcp.Config
 	Queue   *AcceptQueue
-	Service *actor.PID
+	App     *actor.Props
 	Reply   chan error
 }
 
-// UnlistenTCP closes a listening port; established connections live on.
+// UnlistenTCP closes a listening port. Established connections live on,
+// unless Abort asks to reset every connection the port accepted. Done, when
+// set, gets nil once the port is closed.
 type UnlistenTCP struct {
-	Port uint16
+	Port  uint16
+	Abort bool
+	Done  chan error
 }
 
 // DialTCP asks the tcp actor to open a connection for Socket, whose Remote
@@ -126,7 +132,7 @@ type listener struct {
 	cfg      tcp.Config
 	backlog  int
 	queue    *AcceptQueue
-	service  *actor.PID
+	app      *actor.Props
 	halfOpen int
 }
 
@@ -135,6 +141,7 @@ type connRecord struct {
 	tuple    tcp.Tuple
 	inbox    *atomic.Int64
 	listener *listener // set while the connection is half-open
+	port     uint16    // the listening port it was accepted on, or 0
 }
 
 // tcpActor demultiplexes segments to connection actors by 4-tuple, runs the
@@ -152,6 +159,9 @@ type tcpActor struct {
 	cfg       tcp.Config
 	maxConns  int
 	emit      tcp.Emitter
+	// appStrategy supervises app actors, which are their connection
+	// actor's children.
+	appStrategy actor.SupervisorStrategy
 }
 
 func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
@@ -167,6 +177,12 @@ func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
 	crand.Read(a.secret[:])
 	a.cfg = tcp.Config{MTU: env.MTU}
 	a.emit = a.newEmitter()
+	c, log := a.c, env.Log
+	a.appStrategy = supervisor.OneShotStrategy(func(child *actor.PID, reason any) {
+		c.appCrashes.Inc()
+		log.Warn().Str("app", child.Id).Str("panic", fmt.Sprint(reason)).
+			Msg("app actor crashed; its connection is reset, the service goes on")
+	})
 	return a
 }
 
@@ -215,6 +231,16 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		m.Reply <- a.listen(m)
 	case *UnlistenTCP:
 		delete(a.listeners, m.Port)
+		if m.Abort {
+			for _, r := range a.records {
+				if pid, ok := a.conns[r.tuple]; ok && r.port == m.Port {
+					ctx.Send(pid, &mailbox.Abort{})
+				}
+			}
+		}
+		if m.Done != nil {
+			m.Done <- nil
+		}
 	case *DialTCP:
 		m.Reply <- a.dial(ctx, m)
 	case *passiveEstablished:
@@ -345,15 +371,15 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		sock = newSocket(a.env.System.Root, t.Local, t.Remote)
 	}
 	ca := newConnActor(a.env, a.c, conn, sock)
-	queue, service, self := l.queue, l.service, ctx.Self()
+	queue, app, self := l.queue, l.app, ctx.Self()
 	ca.offer = func(ctx actor.Context, c *connActor) bool {
 		switch {
 		case queue != nil:
 			if !queue.offer(c.sock) {
 				return false
 			}
-		case service != nil:
-			ctx.Send(service, &appWanted{conn: ctx.Self(), local: t.Local, remote: t.Remote})
+		case app != nil:
+			c.startApp(ctx, app)
 		}
 		// Only now does it stop counting against the backlog: a full
 		// accept queue holds new SYNs back, as Linux's does.
@@ -362,6 +388,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	}
 	rec := a.spawnConn(ctx, ca)
 	rec.listener = l
+	rec.port = l.port
 	l.halfOpen++
 }
 
@@ -370,7 +397,7 @@ func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	inbox := new(atomic.Int64)
 	ca.inbox = inbox
 	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
-		actor.WithDispatcher(a.env.Dispatcher)), "conn")
+		actor.WithDispatcher(a.env.Dispatcher), actor.WithSupervisor(a.appStrategy)), "conn")
 	rec := &connRecord{tuple: ca.tuple, inbox: inbox}
 	a.conns[ca.tuple] = pid
 	a.records[pid.Id] = rec
@@ -393,7 +420,7 @@ func (a *tcpActor) listen(m *ListenTCP) error {
 	if cfg.MTU == 0 {
 		cfg.MTU = a.env.MTU
 	}
-	a.listeners[m.Port] = &listener{port: m.Port, cfg: cfg, backlog: backlog, queue: m.Queue, service: m.Service}
+	a.listeners[m.Port] = &listener{port: m.Port, cfg: cfg, backlog: backlog, queue: m.Queue, app: m.App}
 	return nil
 }
 

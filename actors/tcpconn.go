@@ -27,8 +27,6 @@ type (
 	// connDeadline is the connection's timer: its control block's next
 	// deadline may have come.
 	connDeadline struct{}
-	// attachApp gives a connection accepted for Serve its app actor.
-	attachApp struct{ app *actor.PID }
 )
 
 // ErrAppCrashed is the error a connection reports when its app actor
@@ -141,9 +139,6 @@ func (a *connActor) Receive(ctx actor.Context) {
 		}
 	case *retryOffer:
 		a.tryOffer(ctx)
-	case *attachApp:
-		a.app = m.app
-		ctx.Watch(m.app)
 	case *actor.Terminated:
 		if a.app != nil && m.Who.Equal(a.app) {
 			// The app is gone: crashed, or stopped without closing. Its
@@ -185,6 +180,17 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 		return
 	}
 	a.rearm(ctx)
+}
+
+// startApp spawns the app actor of a connection accepted for Serve, as this
+// actor's child: the connection supervises its app (the tcp actor's
+// appStrategy), and a crashed app is stopped, which resets the connection
+// (the Terminated case above). Connected goes first, so the app hears of
+// its connection before any data.
+func (a *connActor) startApp(ctx actor.Context, props *actor.Props) {
+	pid := ctx.Spawn(props)
+	ctx.Send(pid, &mailbox.Connected{Conn: ctx.Self(), Local: a.tuple.Local, Remote: a.tuple.Remote})
+	a.app = pid
 }
 
 // controlErrorFromICMPv4 reads an ICMPv4 error the way RFC 1122 §4.2.3.9
