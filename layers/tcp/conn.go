@@ -222,6 +222,8 @@ type Conn struct {
 
 	chalStart time.Time
 	chalCount int
+	// lastOOWACK is when an ACK last answered a bare out-of-window segment.
+	lastOOWACK time.Time
 
 	// Timestamps (RFC 7323). Our TSval is milliseconds since tsBase plus
 	// a per-connection offset (§5.4); tsRecent is the peer's TSval to
@@ -266,6 +268,7 @@ type Stats struct {
 	LostRetransmits         uint64 // retransmissions found lost by later SACKs, and resent
 	TailLossProbes          uint64 // probes sent when the ACKs stopped (RFC 8985 §7)
 	TailLossRepairs         uint64 // probes that repaired a loss (cwnd reduced)
+	OutOfWindowACKsLimited  uint64 // bare out-of-window segments left unanswered (rate limit)
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.

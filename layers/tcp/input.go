@@ -235,6 +235,12 @@ func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
 			c.stats.DroppedOutOfWindowRST++
 		case f&FlagSYN != 0:
 			c.challengeACK(now) // RFC 5961 §4.2
+		case len(seg.Payload()) == 0 && f&FlagFIN == 0 && !c.oowACKAllowed(now):
+			// A bare segment outside the window is answered with an ACK,
+			// but at most once per oowACKInterval: two stacks that each
+			// find the other's ACKs unacceptable must not ACK each other
+			// in a loop (Linux's tcp_invalid_ratelimit does the same).
+			c.stats.OutOfWindowACKsLimited++
 		default:
 			c.ackNow = true
 			if n := len(seg.Payload()); n > 0 && seq.Add(n).LessEq(c.rcvNxt) {
@@ -357,6 +363,20 @@ func (c *Conn) finAcked() bool {
 // suspicious segment (RFC 5961 §3.2, §4.2, §5.2), at most
 // ChallengeACKLimit per second (§7). The limit is per connection so that
 // it cannot become the global side channel of CVE-2016-5696.
+// oowACKInterval is the least time between ACKs sent in answer to bare
+// out-of-window segments (Linux's tcp_invalid_ratelimit default).
+const oowACKInterval = 500 * time.Millisecond
+
+// oowACKAllowed reports whether an ACK may answer a bare out-of-window
+// segment now, and if so records that one was.
+func (c *Conn) oowACKAllowed(now time.Time) bool {
+	if !c.lastOOWACK.IsZero() && now.Sub(c.lastOOWACK) < oowACKInterval && !now.Before(c.lastOOWACK) {
+		return false
+	}
+	c.lastOOWACK = now
+	return true
+}
+
 func (c *Conn) challengeACK(now time.Time) {
 	if now.Sub(c.chalStart) >= time.Second || now.Before(c.chalStart) {
 		c.chalStart = now
