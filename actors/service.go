@@ -22,7 +22,7 @@ type Service struct {
 // Serve listens on port and spawns an app actor from props for every
 // connection accepted.
 func (r *Running) Serve(port uint16, props *actor.Props, cfg tcp.Config) (*Service, error) {
-	app := props.Clone(actor.WithDispatcher(r.Env.Dispatcher))
+	app := props.Clone(actor.WithDispatcher(r.Env.Dispatcher), actor.WithMailbox(newActorMailbox))
 	reply := make(chan error, 1)
 	r.system.Root.Send(r.Env.PIDs.TCP, &ListenTCP{Port: port, Config: cfg, App: app, Reply: reply})
 	if err := <-reply; err != nil {

@@ -49,6 +49,9 @@ type Socket struct {
 
 	writeMu   sync.Mutex
 	writeDone chan writeResult
+	// writeMsg is the one Write message of this socket, reused: writeMu
+	// allows one write in flight, and the actor keeps only its data.
+	writeMsg socketWrite
 }
 
 type writeResult struct {
@@ -286,7 +289,8 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if !s.send(&socketWrite{data: p}) {
+	s.writeMsg.data = p
+	if !s.send(&s.writeMsg) {
 		return 0, ErrSocketClosed
 	}
 	select {

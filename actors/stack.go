@@ -62,7 +62,7 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env.PIDs.Stack = ctx.Self()
 	spawn := func(name string, a actor.Actor) *actor.PID {
 		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a },
-			actor.WithDispatcher(env.Dispatcher)), name)
+			actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox)), name)
 		if err != nil {
 			panic(fmt.Sprintf("actnet: spawning %s: %v", name, err))
 		}
@@ -74,7 +74,7 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env.PIDs.UDP = spawn("udp", newUDPActor(env, s.out))
 	tcpa := newTCPActor(env, s.out)
 	tcpPID, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return tcpa },
-		actor.WithSupervisor(tcpa.strategy()), actor.WithDispatcher(env.Dispatcher)), "tcp")
+		actor.WithSupervisor(tcpa.strategy()), actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox)), "tcp")
 	if err != nil {
 		panic(fmt.Sprintf("actnet: spawning tcp: %v", err))
 	}
@@ -129,7 +129,7 @@ func Start(opts Options) (*Running, error) {
 	})
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &stackActor{env: env, out: r.Output, inFlight: new(atomic.Int64)}
-	}, actor.WithSupervisor(strategy), actor.WithDispatcher(env.Dispatcher))
+	}, actor.WithSupervisor(strategy), actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox))
 	pid, err := r.system.Root.SpawnNamed(props, "stack")
 	if err != nil {
 		r.system.Shutdown()

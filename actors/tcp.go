@@ -397,7 +397,7 @@ func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	inbox := new(atomic.Int64)
 	ca.inbox = inbox
 	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
-		actor.WithDispatcher(a.env.Dispatcher), actor.WithSupervisor(a.appStrategy)), "conn")
+		actor.WithDispatcher(a.env.Dispatcher), actor.WithMailbox(newActorMailbox), actor.WithSupervisor(a.appStrategy)), "conn")
 	rec := &connRecord{tuple: ca.tuple, inbox: inbox}
 	a.conns[ca.tuple] = pid
 	a.records[pid.Id] = rec
