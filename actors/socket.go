@@ -226,6 +226,12 @@ func (s *Socket) send(msg any) bool {
 func (s *Socket) Read(p []byte, deadline <-chan struct{}) (int, error) {
 	for {
 		s.mu.Lock()
+		if errors.Is(s.err, ErrSocketClosed) {
+			// Closed by its user: data the actor delivered since is
+			// discarded, never read.
+			s.mu.Unlock()
+			return 0, ErrSocketClosed
+		}
 		if s.pending > 0 {
 			n := 0
 			for n < len(p) && len(s.chunks) > 0 {

@@ -73,3 +73,33 @@ func TestTCPWriterBlocksWhenPeerDoesNotRead(t *testing.T) {
 		t.Fatalf("received %d bytes, not the %d written", len(got), len(data))
 	}
 }
+
+// Read after Close fails with net.ErrClosed even when data arrived after
+// the close.
+func TestTCPReadAfterCloseFails(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	l, err := b.Listen("tcp", ":9000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := a.Dial("tcp", netip.AddrPortFrom(b.Addr(), 9000).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	defer server.Close()
+	c.Close()
+	server.Write([]byte("too late"))
+	time.Sleep(50 * time.Millisecond)
+	if n, err := c.Read(make([]byte, 16)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after close: %d bytes, %v; want net.ErrClosed", n, err)
+	}
+}
