@@ -39,7 +39,22 @@ type (
 	SuspendReading = mailbox.SuspendReading
 	ResumeReading  = mailbox.ResumeReading
 	CommandFailed  = mailbox.CommandFailed
+	WriteClosed    = mailbox.WriteClosed
+	CloseReason    = mailbox.CloseReason
 )
+
+// How a connection ended, as Closed.Reason says.
+const (
+	ClosedOrderly  = mailbox.ClosedOrderly
+	ClosedByReset  = mailbox.ClosedByReset
+	ClosedTimedOut = mailbox.ClosedTimedOut
+	ClosedAborted  = mailbox.ClosedAborted
+	ClosedFailed   = mailbox.ClosedFailed
+)
+
+// ErrNotACommand answers (in CommandFailed) a message that a connection
+// actor does not know, most often a command sent by value.
+var ErrNotACommand = mailbox.ErrNotACommand
 
 // TCPConfig tunes TCP connections; the zero value has the defaults
 // documented on tcp.Config.

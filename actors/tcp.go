@@ -94,7 +94,7 @@ type tcpCounters struct {
 	backlogFull, tableFull, inboxFull, emitFailed   *mailbox.Counter
 	acceptQueueFull                                 *mailbox.Counter
 	resetsSent, established, accepted, connCrashes  *mailbox.Counter
-	appGone, appCrashes                             *mailbox.Counter
+	appGone, appCrashes, unknownCommands            *mailbox.Counter
 	controlErrors, controlErrorsIgnored             *mailbox.Counter
 }
 
@@ -117,6 +117,7 @@ func newTCPCounters(c *mailbox.Counters) *tcpCounters {
 		connCrashes:          l.Event("connection actor crashes"),
 		appGone:              l.Event("connections reset: app gone"),
 		appCrashes:           l.Event("app actor crashes"),
+		unknownCommands:      l.Event("messages to a connection that are not commands"),
 		controlErrors:        l.Event("ICMP errors applied"),
 		controlErrorsIgnored: l.Drop("ICMP error quoting no data in flight"),
 	}
@@ -178,7 +179,14 @@ func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
 	a.cfg = tcp.Config{MTU: env.MTU}
 	a.emit = a.newEmitter()
 	c, log := a.c, env.Log
-	a.appStrategy = supervisor.OneShotStrategy(func(child *actor.PID, reason any) {
+	a.appStrategy = supervisor.OneShotStrategy(func(sup actor.Supervisor, child *actor.PID, reason any) {
+		// The supervisor is the app's connection actor: it resets the
+		// connection when the app's Terminated follows.
+		if ctx, ok := sup.(actor.Context); ok {
+			if ca, ok := ctx.Actor().(*connActor); ok {
+				ca.appCrash = reason
+			}
+		}
 		c.appCrashes.Inc()
 		log.Warn().Str("app", child.Id).Str("panic", fmt.Sprint(reason)).
 			Msg("app actor crashed; its connection is reset, the service goes on")
@@ -189,7 +197,7 @@ func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
 // strategy supervises connection actors: a crashed one is stopped (its
 // stopping handler resets the peer and fails the user) and counted.
 func (a *tcpActor) strategy() actor.SupervisorStrategy {
-	return supervisor.OneShotStrategy(func(child *actor.PID, reason any) {
+	return supervisor.OneShotStrategy(func(_ actor.Supervisor, child *actor.PID, reason any) {
 		a.c.connCrashes.Inc()
 		conn := "unknown"
 		if r, ok := a.records[child.Id]; ok {

@@ -16,7 +16,7 @@ import (
 	"github.com/actnet/actnet/mailbox"
 )
 
-// Messages between a connection actor and its socket.
+// Messages between a connection actor and its socket, and to itself.
 type (
 	socketWrite   struct{ data []byte }
 	cancelWrite   struct{}
@@ -27,15 +27,41 @@ type (
 	// connDeadline is the connection's timer: its control block's next
 	// deadline may have come.
 	connDeadline struct{}
+	// appStopped follows the Terminated of an app that stopped on its
+	// own. Terminated is a system message and overtakes the app's last
+	// commands in the mailbox; appStopped is a user message queued behind
+	// them, so the connection decides on the app's end only after it has
+	// carried out everything the app said (a Close, say) before stopping.
+	appStopped struct{}
 )
 
 // ErrAppCrashed is the error a connection reports when its app actor
 // crashed; the peer was reset.
 var ErrAppCrashed = errors.New("actnet: application actor crashed; connection reset")
 
+// closeRequest is what the user asked for at the end of its writes.
+type closeRequest uint8
+
+const (
+	closeNone  closeRequest = iota
+	closeWrite              // CloseWrite: a FIN after the queued data
+	closeFull               // Close: both directions, gracefully
+)
+
+// queuedWrite is one write waiting for room in the send buffer. The head of
+// the queue may be partly taken (n bytes).
+type queuedWrite struct {
+	data []byte
+	n    int
+	sock bool           // the socket's write: answered on its channel
+	to   *actor.PID     // who gets Written or CommandFailed, if anyone
+	cmd  *mailbox.Write // the app's command, for CommandFailed
+}
+
 // connActor owns the control block of one TCP connection. It feeds it
 // segments, user commands and timer expiries, and passes what comes out to
-// its user: a Socket (net.Conn) or an app actor (Serve). It is never
+// its user: a Socket (net.Conn) or an app actor (Serve), whose commands it
+// carries out in order (mailbox/tcp.go states the contract). It is never
 // restarted: a connection actor that panics is stopped, its peer reset and
 // its user told (supervisor.OneShotStrategy, DESIGN.md principle 6).
 type connActor struct {
@@ -45,22 +71,34 @@ type connActor struct {
 	c     *tcpCounters
 
 	sock *Socket    // the net.Conn user, or nil
-	app  *actor.PID // the app actor user, or nil
+	app  *actor.PID // the app actor user while it runs, or nil
+	// appName names the app in logs ("" for socket users).
+	appName string
 	// offer hands an established passive connection to its listener and
 	// reports whether the listener took it; nil for active opens and once
 	// done. A full accept queue is retried for a while (offerRetries).
 	offer          func(ctx actor.Context, a *connActor) bool
 	offerTries     int
 	suspended      bool
-	userClosed     bool
-	finished       bool
+	finished       bool // CLOSED (or crashed), and the user told
 	sentPeerClosed bool
 
-	// The write in progress: its remaining bytes, how many were taken,
-	// and who to answer.
-	pending     []byte
-	pendingN    int
-	pendingFrom *actor.PID // app actor, or nil for the socket
+	// writes are the user's writes not yet wholly in the send buffer,
+	// oldest first; closing is what follows them, applied once they are
+	// all taken (closeApplied). closeFrom gets the answer.
+	writes          []queuedWrite
+	closing         closeRequest
+	closeApplied    bool
+	closeFrom       *actor.PID
+	writeClosedSent bool
+
+	// The app's end: appClosed once it was sent Closed (and a PoisonPill);
+	// appCrash holds its panic, set by the app supervisor before the
+	// Terminated arrives; stopWhenAppGone makes its Terminated stop this
+	// actor, which waits for it so the app reads Closed before it stops.
+	appClosed       bool
+	appCrash        any
+	stopWhenAppGone bool
 
 	// inbox counts the segments sent to this actor and not yet handled.
 	inbox *atomic.Int64
@@ -100,34 +138,28 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.armed = time.Time{}
 		a.conn.HandleTimer(now)
 	case *socketWrite:
-		a.pending, a.pendingN, a.pendingFrom = m.data, 0, nil
-		a.continueWrite()
+		a.queueWrite(now, queuedWrite{data: m.data, sock: true})
 	case *mailbox.Write:
-		if a.pending != nil {
-			ctx.Respond(&mailbox.CommandFailed{Cmd: m, Err: errors.New("actnet: a write is already in progress")})
-			return
-		}
-		a.pending, a.pendingN, a.pendingFrom = m.Data, 0, ctx.Sender()
-		a.continueWrite()
+		a.queueWrite(now, queuedWrite{data: m.Data, to: a.replyTo(ctx), cmd: m})
 	case *cancelWrite:
-		if a.pending != nil && a.pendingFrom == nil {
-			a.answerWrite(a.pendingN, nil)
-		}
-	case *resumeSocket, *mailbox.ResumeReading:
+		a.cancelSocketWrite()
+	case *resumeSocket:
+		a.suspended = false
+	case *mailbox.ResumeReading:
 		a.suspended = false
 	case *mailbox.SuspendReading:
 		a.suspended = true
 	case *configureConn:
 		m.apply(now, a.conn)
 	case *mailbox.CloseWrite:
-		if err := a.conn.CloseWrite(now); err != nil && ctx.Sender() != nil {
-			ctx.Respond(&mailbox.CommandFailed{Cmd: m, Err: err})
+		if a.closing == closeNone {
+			a.closing, a.closeFrom = closeWrite, a.replyTo(ctx)
+			a.drainWrites(now)
 		}
 	case *mailbox.Close:
-		a.userClosed = true
-		a.conn.Close(now)
+		a.requestClose(ctx, now)
 	case *mailbox.Abort:
-		a.userClosed = true
+		a.failWrites(tcp.ErrAborted)
 		a.conn.Abort(now)
 	case *mailbox.ControlErrorArrived:
 		if e, ok := controlErrorFromICMPv4(m); ok {
@@ -140,22 +172,142 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *retryOffer:
 		a.tryOffer(ctx)
 	case *actor.Terminated:
-		if a.app != nil && m.Who.Equal(a.app) {
-			// The app is gone: crashed, or stopped without closing. Its
-			// connection goes with it.
-			a.app = nil
-			if a.conn.State() != tcp.StateClosed && a.conn.State() != tcp.StateTimeWait {
-				a.conn.Abort(now)
-				a.c.appGone.Inc()
-			}
+		if !a.appTerminated(ctx, now, m.Who) {
+			return
 		}
+	case *appStopped:
+		a.appStoppedItself(now)
 	case *actor.Stopping:
 		a.stopping(now)
 		return
+	case actor.SystemMessage, actor.AutoReceiveMessage, *actor.ReceiveTimeout:
+		return // protoactor's own lifecycle messages
 	default:
+		a.refuse(ctx, m)
 		return
 	}
 	a.after(ctx, now)
+}
+
+// replyTo is who answers to the command being handled go to: its sender
+// (ctx.Request), else the app (ctx.Send carries no sender).
+func (a *connActor) replyTo(ctx actor.Context) *actor.PID {
+	if s := ctx.Sender(); s != nil {
+		return s
+	}
+	return a.app
+}
+
+// refuse answers a message that is no command of a connection, so a
+// mistake (a command sent by value, a message meant for someone else) is
+// heard instead of ignored.
+func (a *connActor) refuse(ctx actor.Context, m any) {
+	a.c.unknownCommands.Inc()
+	a.env.Log.Warn().Str("conn", tupleString(a.tuple)).Str("message", fmt.Sprintf("%T", m)).
+		Msg("tcp: connection got a message that is not a command; answered CommandFailed")
+	if to := a.replyTo(ctx); to != nil {
+		ctx.Send(to, &mailbox.CommandFailed{Cmd: m, Err: mailbox.ErrNotACommand})
+	}
+}
+
+// queueWrite queues a write behind the others and offers what it can to
+// the send buffer. Writes after CloseWrite, Close or Abort fail.
+func (a *connActor) queueWrite(now time.Time, w queuedWrite) {
+	if a.closing != closeNone || a.finished {
+		a.answerWrite(w, tcp.ErrWriteClosed)
+		return
+	}
+	a.writes = append(a.writes, w)
+	a.drainWrites(now)
+}
+
+// drainWrites moves queued writes into the send buffer, in order, answering
+// each once all of it is taken; when none is left, a requested close takes
+// effect (its FIN follows the last byte).
+func (a *connActor) drainWrites(now time.Time) {
+	for len(a.writes) > 0 {
+		w := &a.writes[0]
+		n, err := a.conn.Write(now, w.data[w.n:])
+		w.n += n
+		if err != nil {
+			a.failWrites(err)
+			break
+		}
+		if w.n < len(w.data) {
+			return // the send buffer is full: EventWritable resumes
+		}
+		done := *w
+		a.writes[0] = queuedWrite{}
+		a.writes = a.writes[1:]
+		a.answerWrite(done, nil)
+	}
+	a.writes = a.writes[:0]
+	if a.closing == closeNone || a.closeApplied {
+		return
+	}
+	a.closeApplied = true
+	if a.closing == closeFull {
+		a.conn.Close(now)
+		return
+	}
+	if err := a.conn.CloseWrite(now); err != nil && a.closeFrom != nil {
+		a.env.System.Root.Send(a.closeFrom, &mailbox.CommandFailed{Cmd: &mailbox.CloseWrite{}, Err: err})
+	}
+}
+
+// requestClose handles Close: after the queued writes, both directions
+// close. A Close after CloseWrite completes it.
+func (a *connActor) requestClose(ctx actor.Context, now time.Time) {
+	if a.closing == closeFull {
+		return
+	}
+	a.closing, a.closeFrom = closeFull, a.replyTo(ctx)
+	if a.closeApplied {
+		a.conn.Close(now) // the FIN is out already; reads end too
+		return
+	}
+	a.drainWrites(now)
+}
+
+// cancelSocketWrite answers the socket's queued write with what was taken
+// so far (its deadline passed).
+func (a *connActor) cancelSocketWrite() {
+	for i := range a.writes {
+		if a.writes[i].sock {
+			w := a.writes[i]
+			a.writes = append(a.writes[:i], a.writes[i+1:]...)
+			a.answerWrite(w, nil)
+			return
+		}
+	}
+}
+
+// failWrites answers every queued write with err.
+func (a *connActor) failWrites(err error) {
+	for _, w := range a.writes {
+		a.answerWrite(w, err)
+	}
+	clear(a.writes)
+	a.writes = a.writes[:0]
+}
+
+// answerWrite tells a write's sender how it went: Written, or CommandFailed
+// with err.
+func (a *connActor) answerWrite(w queuedWrite, err error) {
+	if w.sock {
+		if a.sock != nil {
+			a.sock.writeDone <- writeResult{n: w.n, err: err}
+		}
+		return
+	}
+	if w.to == nil {
+		return
+	}
+	if err != nil {
+		a.env.System.Root.Send(w.to, &mailbox.CommandFailed{Cmd: w.cmd, Err: err})
+		return
+	}
+	a.env.System.Root.Send(w.to, &mailbox.Written{N: w.n})
 }
 
 // after passes what the control block reported to the user and keeps one
@@ -172,21 +324,131 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 	if !a.suspended {
 		a.pull(ctx, now)
 	}
-	if ev.Has(tcp.EventWritable) && a.pending != nil {
-		a.continueWrite()
+	if ev.Has(tcp.EventWritable) && len(a.writes) > 0 {
+		a.drainWrites(now)
 	}
 	if a.conn.State() == tcp.StateClosed {
 		a.finish(ctx)
 		return
 	}
+	if a.closeApplied && a.finAcked() {
+		a.closeCompleted(ctx)
+	}
+	if a.conn.State() == tcp.StateTimeWait {
+		// Both directions are done; only the connection's quarantine
+		// (2 MSL) is left, which needs no app.
+		a.tellAppClosed(ctx, nil)
+	}
 	a.rearm(ctx)
+}
+
+// finAcked reports whether the peer has acknowledged our FIN (and so every
+// byte before it): the states after FIN-WAIT-1, CLOSING and LAST-ACK.
+func (a *connActor) finAcked() bool {
+	switch a.conn.State() {
+	case tcp.StateFinWait2, tcp.StateTimeWait:
+		return true
+	case tcp.StateClosed:
+		return a.conn.Err() == nil
+	}
+	return false
+}
+
+// closeCompleted answers a CloseWrite or Close whose FIN the peer has
+// acknowledged. After Close the app hears Closed and is stopped, while the
+// connection may linger (FIN-WAIT-2, TIME-WAIT) on its own.
+func (a *connActor) closeCompleted(ctx actor.Context) {
+	if a.closing == closeWrite && !a.writeClosedSent {
+		a.writeClosedSent = true
+		if a.closeFrom != nil {
+			ctx.Send(a.closeFrom, &mailbox.WriteClosed{})
+		}
+	}
+	if a.closing == closeFull {
+		a.tellAppClosed(ctx, nil)
+	}
+}
+
+// tellAppClosed sends the app its last event, Closed, followed by a
+// PoisonPill: the app reads Closed, then stops (if it did not stop itself).
+func (a *connActor) tellAppClosed(ctx actor.Context, err error) {
+	if a.app == nil || a.appClosed {
+		return
+	}
+	a.appClosed = true
+	ctx.Send(a.app, &mailbox.Closed{Reason: closeReason(err), Err: err})
+	ctx.Poison(a.app)
+}
+
+// closeReason sorts a control block's close error.
+func closeReason(err error) mailbox.CloseReason {
+	switch {
+	case err == nil:
+		return mailbox.ClosedOrderly
+	case errors.Is(err, tcp.ErrReset):
+		return mailbox.ClosedByReset
+	case errors.Is(err, tcp.ErrTimedOut):
+		return mailbox.ClosedTimedOut
+	case errors.Is(err, tcp.ErrAborted):
+		return mailbox.ClosedAborted
+	}
+	return mailbox.ClosedFailed
+}
+
+// appTerminated handles the end of the app actor and reports whether the
+// connection goes on (false: this actor is stopping).
+func (a *connActor) appTerminated(ctx actor.Context, now time.Time, who *actor.PID) bool {
+	if a.app == nil || !who.Equal(a.app) {
+		return true
+	}
+	a.app = nil
+	switch {
+	case a.appClosed:
+		// It stopped after Closed, as it should.
+		if a.stopWhenAppGone {
+			ctx.Stop(ctx.Self())
+			return false
+		}
+	case a.appCrash != nil:
+		// A crashed app resets its own connection, and nothing else.
+		a.failWrites(ErrAppCrashed)
+		if !a.finished {
+			a.conn.Abort(now)
+		}
+	default:
+		ctx.Send(ctx.Self(), &appStopped{})
+	}
+	return true
+}
+
+// appStoppedItself decides, once the stopped app's last commands are
+// carried out, how its connection ends: gracefully if the app closed it,
+// with a reset if it just walked away (the peer must not take silence for
+// a clean end of the data).
+func (a *connActor) appStoppedItself(now time.Time) {
+	if a.finished {
+		return
+	}
+	switch a.closing {
+	case closeFull:
+		return // the close goes on without the app
+	case closeWrite:
+		// Nobody is left to read: finish the close in both directions.
+		a.closing = closeFull
+		if a.closeApplied {
+			a.conn.Close(now)
+		}
+		return
+	}
+	a.c.appGone.Inc()
+	a.failWrites(tcp.ErrAborted)
+	a.conn.Abort(now)
 }
 
 // startApp spawns the app actor of a connection accepted for Serve, as this
 // actor's child: the connection supervises its app (the tcp actor's
-// appStrategy), and a crashed app is stopped, which resets the connection
-// (the Terminated case above). Connected goes first, so the app hears of
-// its connection before any data.
+// appStrategy). Connected goes first, so the app hears of its connection
+// before any data.
 func (a *connActor) startApp(ctx actor.Context, props *actor.Props) {
 	pid := ctx.Spawn(props)
 	ctx.Send(pid, &mailbox.Connected{Conn: ctx.Self(), Local: a.tuple.Local, Remote: a.tuple.Remote})
@@ -312,38 +574,8 @@ func (a *connActor) peerClosed(ctx actor.Context) {
 	}
 }
 
-// continueWrite offers the pending write to the send buffer and answers it
-// once all of it is taken.
-func (a *connActor) continueWrite() {
-	n, err := a.conn.Write(a.env.Clock.Now(), a.pending[a.pendingN:])
-	a.pendingN += n
-	if err != nil {
-		a.answerWrite(a.pendingN, err)
-		return
-	}
-	if a.pendingN == len(a.pending) {
-		a.answerWrite(a.pendingN, nil)
-	}
-}
-
-func (a *connActor) answerWrite(n int, err error) {
-	from := a.pendingFrom
-	data := a.pending
-	a.pending, a.pendingN, a.pendingFrom = nil, 0, nil
-	if from != nil {
-		if err != nil {
-			a.env.System.Root.Send(from, &mailbox.CommandFailed{Cmd: &mailbox.Write{Data: data}, Err: err})
-		} else {
-			a.env.System.Root.Send(from, &mailbox.Written{N: n})
-		}
-		return
-	}
-	if a.sock != nil {
-		a.sock.writeDone <- writeResult{n: n, err: err}
-	}
-}
-
-// finish tells the user the connection is gone and stops the actor.
+// finish tells the user the connection is gone and stops the actor, once
+// its app (if any) has read Closed and stopped.
 func (a *connActor) finish(ctx actor.Context) {
 	if a.finished {
 		return
@@ -351,20 +583,23 @@ func (a *connActor) finish(ctx actor.Context) {
 	a.finished = true
 	foldConnStats(a.c, a.conn.Stats())
 	err := a.conn.Err()
-	if a.pending != nil {
-		werr := err
-		if werr == nil {
-			werr = tcp.ErrClosed
-		}
-		a.answerWrite(a.pendingN, werr)
+	werr := err
+	if werr == nil {
+		werr = tcp.ErrClosed
 	}
+	a.failWrites(werr)
 	if a.sock != nil {
 		a.sock.finish(err)
 	}
-	if a.app != nil {
-		ctx.Send(a.app, &mailbox.Closed{Err: err})
+	if a.closing == closeWrite && err == nil {
+		a.closeCompleted(ctx)
 	}
+	a.tellAppClosed(ctx, err)
 	a.env.Cancel(a.timer)
+	if a.app != nil {
+		a.stopWhenAppGone = true
+		return
+	}
 	ctx.Stop(ctx.Self())
 }
 
@@ -384,14 +619,14 @@ func (a *connActor) stopping(now time.Time) {
 	foldConnStats(a.c, a.conn.Stats())
 	a.env.Cancel(a.timer)
 	a.conn.Abort(now) // emits the RST
-	if a.pending != nil {
-		a.answerWrite(a.pendingN, errConnGone)
-	}
+	a.failWrites(errConnGone)
 	if a.sock != nil {
 		a.sock.finish(errConnGone)
 	}
-	if a.app != nil {
-		a.env.System.Root.Send(a.app, &mailbox.Closed{Err: errConnGone})
+	if a.app != nil && !a.appClosed {
+		// The app is stopped with this actor (its child): it may not
+		// read this, but a Stop overtaking it is all a crash allows.
+		a.env.System.Root.Send(a.app, &mailbox.Closed{Reason: mailbox.ClosedFailed, Err: errConnGone})
 	}
 }
 

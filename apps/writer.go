@@ -20,7 +20,7 @@ type writer struct {
 	queued    int
 	inFlight  bool
 	suspended bool
-	// closeWhenDrained sends CloseWrite once everything queued is taken.
+	// closeWhenDrained sends Close once everything queued is taken.
 	closeWhenDrained bool
 	closed           bool
 }
@@ -64,11 +64,15 @@ func (w *writer) flush(ctx actor.Context) {
 	}
 	if w.closeWhenDrained && !w.inFlight && len(w.queue) == 0 {
 		w.closed = true
-		ctx.Send(w.conn, &actnet.CloseWrite{})
+		// Close, not CloseWrite: the app is done with the connection, so
+		// it must not linger half-open on a peer that never closes. The
+		// connection sends the FIN after the last byte, and answers
+		// Closed once the peer has acknowledged it all.
+		ctx.Send(w.conn, &actnet.Close{})
 	}
 }
 
-// closeAfterQueued half-closes the connection once the queue is written.
+// closeAfterQueued closes the connection once the queue is written.
 func (w *writer) closeAfterQueued(ctx actor.Context) {
 	w.closeWhenDrained = true
 	w.flush(ctx)

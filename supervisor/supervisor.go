@@ -140,17 +140,19 @@ func (s *layerStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor
 
 // OneShotStrategy stops a failing child and never restarts it; onCrash hears
 // of it first (to count, log with context, reset the peer, tell the app).
-func OneShotStrategy(onCrash func(child *actor.PID, reason any)) actor.SupervisorStrategy {
+// It runs in the supervising actor's goroutine, with that actor's context
+// as sup, so it may note the crash in the supervisor's own state.
+func OneShotStrategy(onCrash func(sup actor.Supervisor, child *actor.PID, reason any)) actor.SupervisorStrategy {
 	return &oneShotStrategy{onCrash: onCrash}
 }
 
 type oneShotStrategy struct {
-	onCrash func(child *actor.PID, reason any)
+	onCrash func(sup actor.Supervisor, child *actor.PID, reason any)
 }
 
 func (s *oneShotStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, _ any) {
 	if s.onCrash != nil {
-		s.onCrash(child, reason)
+		s.onCrash(sup, child, reason)
 	}
 	sup.StopChildren(child)
 }

@@ -115,7 +115,7 @@ func TestOneShotStrategyStopsAndReports(t *testing.T) {
 	seen := make(chan string, 10)
 	crashed := make(chan any, 1)
 	pid := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &parent{seen: seen} },
-		actor.WithSupervisor(OneShotStrategy(func(_ *actor.PID, reason any) { crashed <- reason }))))
+		actor.WithSupervisor(OneShotStrategy(func(_ actor.Supervisor, _ *actor.PID, reason any) { crashed <- reason }))))
 	defer func() { system.Root.StopFuture(pid).Wait() }()
 	system.Root.Send(pid, "boom")
 	select {
