@@ -1,7 +1,10 @@
 package actors
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,9 +25,17 @@ type Service struct {
 // Serve listens on port and spawns an app actor from props for every
 // connection accepted.
 func (r *Running) Serve(port uint16, props *actor.Props, cfg tcp.Config) (*Service, error) {
-	app := props.Clone(actor.WithDispatcher(r.Env.Dispatcher), actor.WithMailbox(newActorMailbox))
+	// The app's Go type names it in connection logs. Spawning runs its
+	// init functions in the spawner's goroutine, where the actor exists.
+	name := new(atomic.Value)
+	app := props.Clone(actor.WithDispatcher(r.Env.Dispatcher), actor.WithMailbox(newActorMailbox),
+		actor.WithOnInit(func(ctx actor.Context) {
+			if name.Load() == nil {
+				name.Store(strings.TrimPrefix(fmt.Sprintf("%T", ctx.Actor()), "*"))
+			}
+		}))
 	reply := make(chan error, 1)
-	r.system.Root.Send(r.Env.PIDs.TCP, &ListenTCP{Port: port, Config: cfg, App: app, Reply: reply})
+	r.system.Root.Send(r.Env.PIDs.TCP, &ListenTCP{Port: port, Config: cfg, App: app, AppName: name, Reply: reply})
 	if err := <-reply; err != nil {
 		return nil, err
 	}

@@ -50,6 +50,8 @@ type ListenTCP struct {
 	Config  tcp.Config
 	Queue   *AcceptQueue
 	App     *actor.Props
+	// AppName names App's actors in logs; set by the first one spawned.
+	AppName *atomic.Value
 	Reply   chan error
 }
 
@@ -134,6 +136,7 @@ type listener struct {
 	backlog  int
 	queue    *AcceptQueue
 	app      *actor.Props
+	appName  *atomic.Value
 	halfOpen int
 }
 
@@ -379,7 +382,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		sock = newSocket(a.env.System.Root, t.Local, t.Remote)
 	}
 	ca := newConnActor(a.env, a.c, conn, sock)
-	queue, app, self := l.queue, l.app, ctx.Self()
+	queue, app, appName, self := l.queue, l.app, l.appName, ctx.Self()
 	ca.offer = func(ctx actor.Context, c *connActor) bool {
 		switch {
 		case queue != nil:
@@ -387,7 +390,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 				return false
 			}
 		case app != nil:
-			c.startApp(ctx, app)
+			c.startApp(ctx, app, appName)
 		}
 		// Only now does it stop counting against the backlog: a full
 		// accept queue holds new SYNs back, as Linux's does.
@@ -428,7 +431,7 @@ func (a *tcpActor) listen(m *ListenTCP) error {
 	if cfg.MTU == 0 {
 		cfg.MTU = a.env.MTU
 	}
-	a.listeners[m.Port] = &listener{port: m.Port, cfg: cfg, backlog: backlog, queue: m.Queue, app: m.App}
+	a.listeners[m.Port] = &listener{port: m.Port, cfg: cfg, backlog: backlog, queue: m.Queue, app: m.App, appName: m.AppName}
 	return nil
 }
 

@@ -320,6 +320,9 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 			a.sock.setEstablished()
 		}
 		a.tryOffer(ctx)
+		if e := a.env.Log.Debug(); e.Enabled() {
+			e.Str("conn", tupleString(a.tuple)).Str("app", a.appName).Msg("tcp: connection opened")
+		}
 	}
 	if !a.suspended {
 		a.pull(ctx, now)
@@ -449,8 +452,11 @@ func (a *connActor) appStoppedItself(now time.Time) {
 // actor's child: the connection supervises its app (the tcp actor's
 // appStrategy). Connected goes first, so the app hears of its connection
 // before any data.
-func (a *connActor) startApp(ctx actor.Context, props *actor.Props) {
+func (a *connActor) startApp(ctx actor.Context, props *actor.Props, name *atomic.Value) {
 	pid := ctx.Spawn(props)
+	if n, ok := name.Load().(string); ok {
+		a.appName = n
+	}
 	ctx.Send(pid, &mailbox.Connected{Conn: ctx.Self(), Local: a.tuple.Local, Remote: a.tuple.Remote})
 	a.app = pid
 }
@@ -583,6 +589,13 @@ func (a *connActor) finish(ctx actor.Context) {
 	a.finished = true
 	foldConnStats(a.c, a.conn.Stats())
 	err := a.conn.Err()
+	if e := a.env.Log.Debug(); e.Enabled() {
+		msg := "tcp: connection closed"
+		if err != nil {
+			msg = "tcp: connection reset"
+		}
+		e.Str("conn", tupleString(a.tuple)).Str("app", a.appName).Str("how", closeReason(err).String()).Msg(msg)
+	}
 	werr := err
 	if werr == nil {
 		werr = tcp.ErrClosed

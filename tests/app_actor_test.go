@@ -8,10 +8,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 
 	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/device"
@@ -446,5 +448,58 @@ func TestAppCrashVersusStop(t *testing.T) {
 				t.Errorf("counted %d app crashes and %d apps gone", crashes, gone)
 			}
 		})
+	}
+}
+
+// TestConnectionEventsAreLogged: at debug level each connection logs one
+// line when it opens and one when it ends, with its 4-tuple and its app.
+func TestConnectionEventsAreLogged(t *testing.T) {
+	da, db := device.NewMemoryPair(device.MemoryConfig{})
+	a := newStack(t, da, addrA)
+	var logs syncBuffer
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	b, err := actnet.New(actnet.Config{Device: db, IPv4: addrB, Logger: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	events := serveScript(t, b, 7400, func(app *scriptApp, ctx actor.Context) {
+		switch ctx.Message().(type) {
+		case *actnet.PeerClosed:
+			ctx.Send(app.conn, &actnet.Close{})
+		case *actnet.Received:
+			ctx.Send(app.conn, &actnet.Abort{})
+		}
+	})
+	for _, reset := range []bool{false, true} {
+		c, err := a.DialTCP(context.Background(), netip.AddrPortFrom(b.Addr(), 7400))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if reset {
+			c.Write([]byte("x"))
+		} else {
+			c.CloseWrite()
+		}
+		io.ReadAll(c)
+		c.Close()
+		waitEvent(t, events, 30*time.Second, "app stop", isStopped)
+	}
+	// The second connection was reset by the app, so its actor ended at
+	// once; the first lingers in TIME-WAIT, but its app heard Closed and
+	// its end is logged when the connection actor finishes, which the
+	// reset one already did.
+	eventually(t, 30*time.Second, "the reset to be logged", func() bool {
+		return strings.Contains(logs.String(), "tcp: connection reset")
+	})
+	text := logs.String()
+	for _, want := range []string{`"message":"tcp: connection opened"`, `"app":"tests.scriptApp"`, `"conn":"10.0.0.2:7400-10.0.0.1:`, `"how":"aborted"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("debug log lacks %s:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "tcp: connection opened"); n != 2 {
+		t.Errorf("%d 'opened' lines for 2 connections:\n%s", n, text)
 	}
 }
