@@ -462,7 +462,7 @@ func TestConnectionEventsAreLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
 	events := serveScript(t, b, 7400, func(app *scriptApp, ctx actor.Context) {
 		switch ctx.Message().(type) {
 		case *actnet.PeerClosed:
