@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -101,19 +100,22 @@ func (s *Stack) Addr() netip.Addr { return s.run.Env.IPv4.Addr() }
 // HardwareAddr is the stack's MAC address.
 func (s *Stack) HardwareAddr() string { return s.run.Env.MAC.String() }
 
-// LayerStats are the counters of one layer.
-type LayerStats = mailbox.LayerStats
-
-// Stats are the stack's counters per layer, like `netstat -s`.
+// Stats are a snapshot of the stack's counters, one struct per layer
+// (st.TCP.ActiveOpens, st.IPv4.BadChecksum, st.Link.RingFull), like
+// `netstat -s`. The field tags in package mailbox give each counter its
+// netstat-style name; Values and String use them.
 type Stats struct {
-	Layers map[string]LayerStats
+	mailbox.Snapshot
 	// Device holds the device's own counters when the device keeps any.
 	Device *device.Stats
 }
 
+// Stat is one counter in the generic view of Stats.Values.
+type Stat = mailbox.Stat
+
 // Stats reads every counter of the stack.
 func (s *Stack) Stats() Stats {
-	st := Stats{Layers: s.run.Env.Counters.Snapshot()}
+	st := Stats{Snapshot: s.run.Env.Counters.Snapshot()}
 	if r, ok := s.run.Env.Device.(device.StatsReporter); ok {
 		ds := r.Stats()
 		st.Device = &ds
@@ -121,41 +123,26 @@ func (s *Stack) Stats() Stats {
 	return st
 }
 
-// Dropped sums the drops of one layer for one reason; it is 0 when either
-// is unknown.
-func (st Stats) Dropped(layer, reason string) uint64 {
-	return st.Layers[layer].Dropped[reason]
-}
+// Values lists every layer counter, zeros included, with its layer and
+// netstat-style name: the name->value view for printing and exporters.
+func (st Stats) Values() []Stat { return st.Snapshot.Values() }
 
-// String formats the counters one per line, layers and reasons sorted;
-// events and drops that never happened are left out.
+// String formats the counters the way `netstat -s` does: a line per layer,
+// then one indented line per counter, "<value> <name>", in the order the
+// layer declares them. Counters that are zero are left out.
 func (st Stats) String() string {
 	var b strings.Builder
-	names := make([]string, 0, len(st.Layers))
-	for n := range st.Layers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		l := st.Layers[n]
-		fmt.Fprintf(&b, "%s:\n    %d received\n    %d sent\n", n, l.Received, l.Sent)
-		writeSorted(&b, l.Events, "")
-		writeSorted(&b, l.Dropped, "dropped: ")
-	}
-	return b.String()
-}
-
-func writeSorted(b *strings.Builder, m map[string]uint64, prefix string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if m[k] != 0 {
-			fmt.Fprintf(b, "    %d %s%s\n", m[k], prefix, k)
+	layer := ""
+	for _, v := range st.Values() {
+		if v.Layer != layer {
+			layer = v.Layer
+			fmt.Fprintf(&b, "%s:\n", layer)
+		}
+		if v.Value != 0 {
+			fmt.Fprintf(&b, "    %d %s\n", v.Value, v.Name)
 		}
 	}
+	return b.String()
 }
 
 // Ping sends one ICMP echo request carrying size bytes of data to dst and

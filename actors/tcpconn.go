@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -132,9 +131,9 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *mailbox.ControlErrorArrived:
 		if e, ok := controlErrorFromICMPv4(m); ok {
 			if a.conn.HandleControlError(now, e) {
-				a.c.controlErrors.Inc()
+				a.c.ControlErrors.Inc()
 			} else {
-				a.c.controlErrorsIgnored.Inc()
+				a.c.ControlErrorsIgnored.Inc()
 			}
 		}
 	case *retryOffer:
@@ -146,7 +145,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 			a.app = nil
 			if a.conn.State() != tcp.StateClosed && a.conn.State() != tcp.StateTimeWait {
 				a.conn.Abort(now)
-				a.c.appGone.Inc()
+				a.c.AppGone.Inc()
 			}
 		}
 	case *actor.Stopping:
@@ -163,7 +162,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 func (a *connActor) after(ctx actor.Context, now time.Time) {
 	ev := a.conn.TakeEvents()
 	if ev.Has(tcp.EventEstablished) {
-		a.c.established.Inc()
+		a.c.Established.Inc()
 		if a.sock != nil {
 			a.sock.setEstablished()
 		}
@@ -252,7 +251,7 @@ func (a *connActor) tryOffer(ctx actor.Context) {
 	a.offerTries++
 	if a.offerTries > offerRetries {
 		a.offer = nil
-		a.c.acceptQueueFull.Inc()
+		a.c.AcceptQueueFull.Inc()
 		a.conn.Abort(a.env.Clock.Now())
 		return
 	}
@@ -408,19 +407,3 @@ func (a *connActor) rearm(ctx actor.Context) {
 }
 
 func tupleString(t tcp.Tuple) string { return fmt.Sprintf("%s-%s", t.Local, t.Remote) }
-
-// foldConnStats adds a finished connection's own counters (retransmissions,
-// recoveries, drops by reason) to the tcp layer's, so Stats shows them for
-// the whole stack, like netstat -s. Reflection keeps every field of
-// tcp.Stats counted as the control block grows new ones; it runs once per
-// connection, off the data path.
-func foldConnStats(c *tcpCounters, st tcp.Stats) {
-	v := reflect.ValueOf(st)
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Field(i)
-		if f.Kind() != reflect.Uint64 || f.Uint() == 0 {
-			continue
-		}
-		c.Event("conn: " + v.Type().Field(i).Name).Add(f.Uint())
-	}
-}
