@@ -76,10 +76,28 @@ func New(cfg Config) (*Stack, error) {
 }
 
 // DefaultLogger is the logger a stack uses when Config.Logger is nil:
-// warnings and errors only, as text lines on w.
+// warnings and errors only, as text lines on w, each stamped to the
+// millisecond (LogTimeFormat).
 func DefaultLogger(w io.Writer) zerolog.Logger {
-	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true}).
-		Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: LogTimeFormat}).
+		Level(zerolog.WarnLevel).Hook(TimestampHook{})
+}
+
+// LogTimeFormat is the time format of actnet's log lines: RFC 3339 to the
+// millisecond, because a stack does a lot within one second.
+const LogTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// TimestampHook stamps each zerolog event with the time in LogTimeFormat;
+// use it for a JSON logger too: zerolog.New(w).Hook(actnet.TimestampHook{}).
+// zerolog's own Timestamp() formats with its package-global
+// TimeFieldFormat (whole seconds by default), which a library should not
+// change under the program that uses it; the console writer parses the
+// stamp back, fraction included, and prints it in LogTimeFormat.
+type TimestampHook struct{}
+
+// Run adds the timestamp field.
+func (TimestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(zerolog.TimestampFieldName, time.Now().Format(LogTimeFormat))
 }
 
 // Close stops every actor of the stack and closes its device. It returns
