@@ -64,7 +64,10 @@ func TestTCPConnectionCounters(t *testing.T) {
 	if st.TCP.ActiveOpens != 2 || st.TCP.SegmentsSent == 0 || st.TCP.SegmentsReceived == 0 {
 		t.Errorf("client tcp counters: %+v", st.TCP)
 	}
-	// String prints them the netstat -s way.
+	// String prints every counter that is not zero, under its name.
+	if back := printedStats(t, st.String()); back.Snapshot != st.Snapshot {
+		t.Errorf("String does not print the counters back:\n%s", st.String())
+	}
 	out := st.String()
 	for _, line := range []string{"tcp:\n", "    2 active connection openings\n", "    1 failed connection attempts\n", "    1 connection resets received\n"} {
 		if !strings.Contains(out, line) {

@@ -56,7 +56,7 @@ func TestTapMetricsAndSIGUSR1(t *testing.T) {
 	if code := stack.stop(t, syscall.SIGINT, 10*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGINT\n%s", code, stack.stderr.String())
 	}
-	if out := stack.stdout.String(); !strings.Contains(out, "tcp:\n    1 passive connection openings\n") {
+	if out := stack.stdout.String(); printedStats(t, out).TCP.PassiveOpens != 1 {
 		t.Errorf("exit print lacks the passive opening:\n%s", out)
 	}
 }
