@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -77,10 +76,28 @@ func New(cfg Config) (*Stack, error) {
 }
 
 // DefaultLogger is the logger a stack uses when Config.Logger is nil:
-// warnings and errors only, as text lines on w.
+// warnings and errors only, as text lines on w, each stamped to the
+// millisecond (LogTimeFormat).
 func DefaultLogger(w io.Writer) zerolog.Logger {
-	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true}).
-		Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: LogTimeFormat}).
+		Level(zerolog.WarnLevel).Hook(TimestampHook{})
+}
+
+// LogTimeFormat is the time format of actnet's log lines: RFC 3339 to the
+// millisecond, because a stack does a lot within one second.
+const LogTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// TimestampHook stamps each zerolog event with the time in LogTimeFormat;
+// use it for a JSON logger too: zerolog.New(w).Hook(actnet.TimestampHook{}).
+// zerolog's own Timestamp() formats with its package-global
+// TimeFieldFormat (whole seconds by default), which a library should not
+// change under the program that uses it; the console writer parses the
+// stamp back, fraction included, and prints it in LogTimeFormat.
+type TimestampHook struct{}
+
+// Run adds the timestamp field.
+func (TimestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(zerolog.TimestampFieldName, time.Now().Format(LogTimeFormat))
 }
 
 // Close stops every actor of the stack and closes its device. It returns
@@ -101,19 +118,22 @@ func (s *Stack) Addr() netip.Addr { return s.run.Env.IPv4.Addr() }
 // HardwareAddr is the stack's MAC address.
 func (s *Stack) HardwareAddr() string { return s.run.Env.MAC.String() }
 
-// LayerStats are the counters of one layer.
-type LayerStats = mailbox.LayerStats
-
-// Stats are the stack's counters per layer, like `netstat -s`.
+// Stats are a snapshot of the stack's counters, one struct per layer
+// (st.TCP.ActiveOpens, st.IPv4.BadChecksum, st.Link.RingFull), like
+// `netstat -s`. The field tags in package mailbox give each counter its
+// netstat-style name; Values and String use them.
 type Stats struct {
-	Layers map[string]LayerStats
+	mailbox.Snapshot
 	// Device holds the device's own counters when the device keeps any.
 	Device *device.Stats
 }
 
+// Stat is one counter in the generic view of Stats.Values.
+type Stat = mailbox.Stat
+
 // Stats reads every counter of the stack.
 func (s *Stack) Stats() Stats {
-	st := Stats{Layers: s.run.Env.Counters.Snapshot()}
+	st := Stats{Snapshot: s.run.Env.Counters.Snapshot()}
 	if r, ok := s.run.Env.Device.(device.StatsReporter); ok {
 		ds := r.Stats()
 		st.Device = &ds
@@ -121,41 +141,26 @@ func (s *Stack) Stats() Stats {
 	return st
 }
 
-// Dropped sums the drops of one layer for one reason; it is 0 when either
-// is unknown.
-func (st Stats) Dropped(layer, reason string) uint64 {
-	return st.Layers[layer].Dropped[reason]
-}
+// Values lists every layer counter, zeros included, with its layer and
+// netstat-style name: the name->value view for printing and exporters.
+func (st Stats) Values() []Stat { return st.Snapshot.Values() }
 
-// String formats the counters one per line, layers and reasons sorted;
-// events and drops that never happened are left out.
+// String formats the counters the way `netstat -s` does: a line per layer,
+// then one indented line per counter, "<value> <name>", in the order the
+// layer declares them. Counters that are zero are left out.
 func (st Stats) String() string {
 	var b strings.Builder
-	names := make([]string, 0, len(st.Layers))
-	for n := range st.Layers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		l := st.Layers[n]
-		fmt.Fprintf(&b, "%s:\n    %d received\n    %d sent\n", n, l.Received, l.Sent)
-		writeSorted(&b, l.Events, "")
-		writeSorted(&b, l.Dropped, "dropped: ")
-	}
-	return b.String()
-}
-
-func writeSorted(b *strings.Builder, m map[string]uint64, prefix string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if m[k] != 0 {
-			fmt.Fprintf(b, "    %d %s%s\n", m[k], prefix, k)
+	layer := ""
+	for _, v := range st.Values() {
+		if v.Layer != layer {
+			layer = v.Layer
+			fmt.Fprintf(&b, "%s:\n", layer)
+		}
+		if v.Value != 0 {
+			fmt.Fprintf(&b, "    %d %s\n", v.Value, v.Name)
 		}
 	}
+	return b.String()
 }
 
 // Ping sends one ICMP echo request carrying size bytes of data to dst and

@@ -52,34 +52,23 @@ type arpActor struct {
 	env   *Env
 	cache *arp.Cache[*awaitNeighbor]
 	guard supervisor.PacketGuard
-	c     *mailbox.LayerCounters
+	c     *mailbox.ARPCounters
 	timer TimerID
 	armed time.Time
 
-	malformed, notForUs, badSender, conflicts, unresolved, overflow *mailbox.Counter
-	requestsSent, repliesSent, announcements                        *mailbox.Counter
-	lastDefence                                                     time.Time
+	lastDefence time.Time
 }
 
 func newARPActor(env *Env) *arpActor {
-	c := env.Counters.Layer("arp")
+	c := &env.Counters.ARP
 	a := &arpActor{
-		env:           env,
-		c:             c,
-		guard:         newGuard(env, "arp", c),
-		timer:         NewTimerID(),
-		malformed:     c.Drop("malformed"),
-		notForUs:      c.Drop("not for us"),
-		badSender:     c.Drop("bad sender address"),
-		conflicts:     c.Drop("address conflict"),
-		unresolved:    c.Drop("out: unresolved next hop"),
-		overflow:      c.Drop("out: resolution queue full"),
-		requestsSent:  c.Event("requests sent"),
-		repliesSent:   c.Event("replies sent"),
-		announcements: c.Event("announcements sent"),
+		env:   env,
+		c:     c,
+		guard: newGuard(env, "arp", &c.HandlerCrashes),
+		timer: NewTimerID(),
 	}
 	a.cache = arp.NewCache(arp.Config[*awaitNeighbor]{
-		Release: func(w *awaitNeighbor) { w.release(a.overflow) },
+		Release: func(w *awaitNeighbor) { w.release(&a.c.QueueFull) },
 	})
 	return a
 }
@@ -98,7 +87,7 @@ func (a *arpActor) Receive(ctx actor.Context) {
 		changed := false
 		for i := range m.Packets {
 			p := &m.Packets[i]
-			a.c.Received.Inc()
+			a.c.PacketsReceived.Inc()
 			a.guard.Handle(p.Network, func() {
 				if a.handle(p) {
 					changed = true
@@ -127,7 +116,7 @@ func (a *arpActor) Receive(ctx actor.Context) {
 			a.request(ip)
 		}
 		for _, w := range failed {
-			w.release(a.unresolved)
+			w.release(&a.c.Unresolved)
 		}
 		a.publish()
 		a.rearm(ctx)
@@ -139,7 +128,7 @@ func (a *arpActor) Receive(ctx actor.Context) {
 func (a *arpActor) handle(p *mailbox.Packet) bool {
 	r, err := arp.Parse(p.Network)
 	if err != nil {
-		a.malformed.Inc()
+		a.c.Malformed.Inc()
 		return false
 	}
 	own := a.env.IPv4.Addr()
@@ -148,7 +137,7 @@ func (a *arpActor) handle(p *mailbox.Packet) bool {
 		// must never overwrite what we know, and we defend the address
 		// at most once per DEFEND_INTERVAL.
 		if r.SenderHW != a.env.MAC {
-			a.conflicts.Inc()
+			a.c.Conflicts.Inc()
 			a.env.Log.Warn().Str("mac", r.SenderHW.String()).Str("ip", own.String()).Msg("arp: address conflict")
 			if now := a.env.Clock.Now(); a.lastDefence.IsZero() || now.Sub(a.lastDefence) >= defendInterval {
 				a.lastDefence = now
@@ -158,7 +147,7 @@ func (a *arpActor) handle(p *mailbox.Packet) bool {
 		return false
 	}
 	if !r.SenderHW.IsUnicast() {
-		a.badSender.Inc()
+		a.c.BadSender.Inc()
 		return false
 	}
 	now := a.env.Clock.Now()
@@ -179,7 +168,7 @@ func (a *arpActor) handle(p *mailbox.Packet) bool {
 		}
 	}
 	if r.TargetIP != own {
-		a.notForUs.Inc()
+		a.c.NotForUs.Inc()
 		return changed
 	}
 	if r.Op == arp.Request {
@@ -203,7 +192,7 @@ func (a *arpActor) reply(req arp.Repr) {
 		TargetHW: req.SenderHW,
 		TargetIP: req.SenderIP,
 	}, req.SenderHW)
-	a.repliesSent.Inc()
+	a.c.RepliesSent.Inc()
 }
 
 func (a *arpActor) request(ip netip.Addr) {
@@ -213,14 +202,14 @@ func (a *arpActor) request(ip netip.Addr) {
 		SenderIP: a.env.IPv4.Addr(),
 		TargetIP: ip,
 	}, ethernet.Broadcast)
-	a.requestsSent.Inc()
+	a.c.RequestsSent.Inc()
 }
 
 // announce broadcasts a gratuitous ARP request for our own address, which
 // makes neighbours update their caches and reveals a duplicate.
 func (a *arpActor) announce() {
 	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
-	a.announcements.Inc()
+	a.c.AnnouncementsSent.Inc()
 }
 
 func (a *arpActor) send(r arp.Repr, dst ethernet.Addr) {
@@ -228,7 +217,7 @@ func (a *arpActor) send(r arp.Repr, dst ethernet.Addr) {
 	r.Emit(buf.B[mailbox.Headroom:])
 	frame := buf.B[mailbox.Headroom-ethernet.HeaderLen : mailbox.Headroom+r.Len()]
 	if a.env.writeFrame(buf, frame, dst, ethernet.ARP) == nil {
-		a.c.Sent.Inc()
+		a.c.PacketsSent.Inc()
 	}
 }
 

@@ -106,7 +106,7 @@ func TestConnectionActorCrashIsIsolated(t *testing.T) {
 	if _, err := victimPeer.Read(make([]byte, 1), timeout(5*time.Second)); !errors.Is(err, tcp.ErrReset) {
 		t.Fatalf("victim's peer read: %v, want connection reset", err)
 	}
-	if got := a.Env.Counters.Snapshot()["tcp"].Events["connection actor crashes"]; got != 1 {
+	if got := a.Env.Counters.TCP.ConnCrashes.Load(); got != 1 {
 		t.Fatalf("crashes counted: %d, want 1", got)
 	}
 	// The other connection never noticed.

@@ -13,27 +13,19 @@ import (
 type ethernetLayer struct {
 	env   *Env
 	guard supervisor.PacketGuard
-	c     *mailbox.LayerCounters
-
-	truncated, notForUs, badSource, unknownType, vlan, noIPv6 *mailbox.Counter
+	c     *mailbox.EthernetCounters
 
 	// groups are the multicast MACs the stack listens on besides broadcast.
 	groups map[ethernet.Addr]bool
 }
 
 func newEthernetLayer(env *Env) *ethernetLayer {
-	c := env.Counters.Layer("ethernet")
+	c := &env.Counters.Ethernet
 	a := &ethernetLayer{
-		env:         env,
-		c:           c,
-		guard:       newGuard(env, "ethernet", c),
-		truncated:   c.Drop("truncated"),
-		notForUs:    c.Drop("not for us"),
-		badSource:   c.Drop("bad source address"),
-		unknownType: c.Drop("unknown ethertype"),
-		vlan:        c.Drop("vlan tagged"),
-		noIPv6:      c.Drop("ipv6 not enabled"),
-		groups:      make(map[ethernet.Addr]bool),
+		env:    env,
+		c:      c,
+		guard:  newGuard(env, "ethernet", &c.HandlerCrashes),
+		groups: make(map[ethernet.Addr]bool),
 	}
 	// RFC 1112 §6.4: every IPv4 host is a member of the all-hosts group.
 	a.groups[ethernet.MulticastAddrForIPv4(allHosts)] = true
@@ -43,7 +35,7 @@ func newEthernetLayer(env *Env) *ethernetLayer {
 // sort classifies one frame under the packet guard and returns its
 // EtherType, or 0 for a frame that was dropped.
 func (a *ethernetLayer) sort(p *mailbox.Packet) (typ ethernet.EtherType) {
-	a.c.Received.Inc()
+	a.c.FramesReceived.Inc()
 	a.guard.Handle(p.Frame, func() { typ = a.classify(p) })
 	return typ
 }
@@ -53,7 +45,7 @@ func (a *ethernetLayer) sort(p *mailbox.Packet) (typ ethernet.EtherType) {
 func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 	f, err := ethernet.NewFrame(p.Frame)
 	if err != nil {
-		a.truncated.Inc()
+		a.c.Truncated.Inc()
 		return 0
 	}
 	dst, src := f.Dst(), f.Src()
@@ -62,13 +54,13 @@ func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 	case dst.IsBroadcast(), a.groups[dst]:
 		p.LinkBroadcast = true
 	default:
-		a.notForUs.Inc()
+		a.c.NotForUs.Inc()
 		return 0
 	}
 	// A multicast source is invalid (IEEE 802.3), and our own source means
 	// a looped-back copy of what we sent or a spoof.
 	if src.IsMulticast() || src == a.env.MAC {
-		a.badSource.Inc()
+		a.c.BadSource.Inc()
 		return 0
 	}
 	p.SrcMAC = src
@@ -77,23 +69,23 @@ func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 	case ethernet.ARP, ethernet.IPv4:
 		return t
 	case ethernet.IPv6:
-		a.noIPv6.Inc()
+		a.c.NoIPv6.Inc()
 	case ethernet.VLAN:
-		a.vlan.Inc()
+		a.c.VLAN.Inc()
 	default:
-		a.unknownType.Inc()
+		a.c.UnknownType.Inc()
 	}
 	return 0
 }
 
-// newGuard returns the packet guard of one layer, counting crashes in c.
-func newGuard(env *Env, layer string, c *mailbox.LayerCounters) supervisor.PacketGuard {
-	crashes := c.Event("handler crashes")
+// newGuard returns the packet guard of one layer, counting crashes (each
+// drops the packet it crashed on) in crashes.
+func newGuard(env *Env, layer string, crashes *mailbox.Counter) supervisor.PacketGuard {
 	return supervisor.PacketGuard{
 		Layer:   layer,
 		Log:     env.Log,
 		Budget:  supervisor.DefaultLayerBudget(),
-		OnCrash: func() { crashes.Inc(); c.Drop("handler crashed").Inc() },
+		OnCrash: crashes.Inc,
 		Now:     env.Clock.Now,
 	}
 }

@@ -21,38 +21,38 @@ import (
 func (o *IPv4Output) SendICMPError(invoking []byte, linkBroadcast bool, typ, code uint8, extra uint32) bool {
 	if len(invoking) < ipv4.HeaderLen || int(invoking[0]&0x0f)*4 < ipv4.HeaderLen ||
 		len(invoking) < int(invoking[0]&0x0f)*4 {
-		o.errSuppressed.Inc()
+		o.icmp.ErrorsSuppressed.Inc()
 		return false
 	}
 	pkt := ipv4.Packet(invoking)
 	dst, src := pkt.Dst(), pkt.Src()
 	if !icmpv4.ErrorAllowed(pkt, linkBroadcast) || o.isBroadcast(dst) || o.isBroadcast(src) || dst == allHosts {
-		o.errSuppressed.Inc()
+		o.icmp.ErrorsSuppressed.Inc()
 		return false
 	}
 	o.errMu.Lock()
 	ok := o.errLimit.Allow(o.env.Clock.Now())
 	o.errMu.Unlock()
 	if !ok {
-		o.errRateLimited.Inc()
+		o.icmp.ErrorsRateLimited.Inc()
 		return false
 	}
 	buf := o.env.Pool.Get()
 	n := icmpv4.EmitError(buf.B[mailbox.Headroom:], typ, code, extra, invoking)
 	if n == 0 {
 		buf.Release()
-		o.errSuppressed.Inc()
+		o.icmp.ErrorsSuppressed.Inc()
 		return false
 	}
 	if o.Send(buf, n, IPv4Send{Dst: src, Protocol: ipv4.ProtocolICMP}) != nil {
 		return false
 	}
-	o.icmp.Sent.Inc()
+	o.icmp.MessagesSent.Inc()
 	switch typ {
 	case icmpv4.TypeDestUnreachable:
-		o.errUnreachable.Inc()
+		o.icmp.UnreachableSent.Inc()
 	case icmpv4.TypeTimeExceeded:
-		o.errTimeExceeded.Inc()
+		o.icmp.TimeExceededSent.Inc()
 	}
 	return true
 }

@@ -29,71 +29,28 @@ type ipv4Actor struct {
 	env   *Env
 	out   *IPv4Output
 	guard supervisor.PacketGuard
-	c     *mailbox.LayerCounters
-	icmp  *mailbox.LayerCounters
-
-	drops                            map[error]*mailbox.Counter
-	noTransport                      *mailbox.Counter
-	notForUs, badSource, noProto     *mailbox.Counter
-	icmpMalformed, icmpBroadcastEcho *mailbox.Counter
-	icmpUnhandled, echoReplies       *mailbox.Counter
-	icmpUnsolicited                  *mailbox.Counter
+	c     *mailbox.IPv4Counters
+	icmp  *mailbox.ICMPv4Counters
 
 	// Reassembly (RFC 791 §3.2, RFC 815): one bounded reassembler, one
 	// timer for its next deadline.
-	reasm                                *ipfrag.Reassembler
-	reasmTimer                           TimerID
-	reasmArmed                           time.Time
-	reasmSeen                            ipfrag.Stats // counted so far
-	fragDrops                            map[error]*mailbox.Counter
-	fragsIn, reassembled                 *mailbox.Counter
-	reasmEvicted, reasmExpired           *mailbox.Counter
-	icmpErrors, icmpBadQuote, icmpNotOur *mailbox.Counter
-	icmpNoTransport, icmpQuench          *mailbox.Counter
+	reasm      *ipfrag.Reassembler
+	reasmTimer TimerID
+	reasmArmed time.Time
+	reasmSeen  ipfrag.Stats // counted so far
 }
 
 func newIPv4Actor(env *Env, out *IPv4Output) *ipv4Actor {
-	c := env.Counters.Layer("ipv4")
-	tcpc := newTCPCounters(env.Counters)
-	icmp := env.Counters.Layer("icmpv4")
+	c := &env.Counters.IPv4
 	return &ipv4Actor{
-		env:               env,
-		out:               out,
-		guard:             newGuard(env, "ipv4", c),
-		c:                 c,
-		tcp:               tcpc,
-		icmp:              icmp,
-		drops:             make(map[error]*mailbox.Counter),
-		notForUs:          c.Drop("not for us"),
-		badSource:         c.Drop("bad source address"),
-		noProto:           c.Drop("unknown protocol"),
-		noTransport:       c.Drop("transport not running"),
-		icmpMalformed:     icmp.Drop("malformed"),
-		icmpBroadcastEcho: icmp.Drop("echo to broadcast"),
-		icmpUnhandled:     icmp.Drop("unhandled type"),
-		echoReplies:       icmp.Event("echo replies sent"),
-		icmpUnsolicited:   icmp.Drop("unsolicited echo reply"),
-		reasm:             ipfrag.NewReassembler(ipfrag.Config{}),
-		reasmTimer:        NewTimerID(),
-		fragDrops: map[error]*mailbox.Counter{
-			ipfrag.ErrBadOffset:        c.Drop("fragment: bad offset"),
-			ipfrag.ErrEmpty:            c.Drop("fragment: empty"),
-			ipfrag.ErrUnalignedLength:  c.Drop("fragment: length not a multiple of 8"),
-			ipfrag.ErrTooLong:          c.Drop("fragment: past 65535 bytes"),
-			ipfrag.ErrOverlap:          c.Drop("fragment: overlap"),
-			ipfrag.ErrInconsistent:     c.Drop("fragment: inconsistent length"),
-			ipfrag.ErrTooManyFragments: c.Drop("fragment: too many fragments"),
-			ipfrag.ErrMemoryCap:        c.Drop("fragment: datagram above memory cap"),
-		},
-		fragsIn:         c.Event("fragments received"),
-		reassembled:     c.Event("datagrams reassembled"),
-		reasmEvicted:    c.Drop("reassembly: incomplete datagram evicted"),
-		reasmExpired:    c.Drop("reassembly: incomplete datagram timed out"),
-		icmpErrors:      icmp.Event("errors received"),
-		icmpBadQuote:    icmp.Drop("error: bad quoted datagram"),
-		icmpNotOur:      icmp.Drop("error: quotes a datagram not from us"),
-		icmpNoTransport: icmp.Drop("error: no transport to tell"),
-		icmpQuench:      icmp.Drop("source quench (RFC 6633)"),
+		env:        env,
+		out:        out,
+		guard:      newGuard(env, "ipv4", &c.HandlerCrashes),
+		c:          c,
+		tcp:        newTCPCounters(env.Counters),
+		icmp:       &env.Counters.ICMPv4,
+		reasm:      ipfrag.NewReassembler(ipfrag.Config{}),
+		reasmTimer: NewTimerID(),
 	}
 }
 
@@ -114,7 +71,7 @@ func (a *ipv4Actor) receive(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	toConns := connBatcher{c: a.tcp}
 	for i := range batch.Packets {
 		p := &batch.Packets[i]
-		a.c.Received.Inc()
+		a.c.PacketsReceived.Inc()
 		var up *actor.PID
 		a.guard.Handle(p.Network, func() {
 			up = a.handle(p)
@@ -171,13 +128,13 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 	own := a.env.IPv4.Addr()
 	broadcast := dst == limitedBroadcast || dst == directedBroadcast(a.env.IPv4) || dst == allHosts
 	if dst != own && !broadcast {
-		a.notForUs.Inc()
+		a.c.NotForUs.Inc()
 		return nil
 	}
 	// RFC 1122 §3.2.1.3: a source that is a broadcast or multicast address
 	// is invalid and the packet is discarded.
 	if src.IsMulticast() || src == limitedBroadcast || src == directedBroadcast(a.env.IPv4) {
-		a.badSource.Inc()
+		a.c.BadSource.Inc()
 		return nil
 	}
 	if pkt.IsFragment() {
@@ -196,18 +153,18 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 		// RFC 1122 §4.2.3.10: TCP ignores segments to broadcast or
 		// multicast addresses.
 		if broadcast || a.env.PIDs.TCP == nil {
-			a.noTransport.Inc()
+			a.c.NoTransport.Inc()
 			return nil
 		}
 		return a.env.PIDs.TCP
 	case ipv4.ProtocolUDP:
 		if a.env.PIDs.UDP == nil {
-			a.noTransport.Inc()
+			a.c.NoTransport.Inc()
 			return nil
 		}
 		return a.env.PIDs.UDP
 	default:
-		a.noProto.Inc()
+		a.c.UnknownProtocol.Inc()
 		// RFC 1122 §3.2.2.1: protocol unreachable for a transport we do
 		// not run (SendICMPError applies the rules and the rate limit).
 		a.out.SendICMPError(pkt, p.LinkBroadcast, icmpv4.TypeDestUnreachable, icmpv4.CodeProtocolUnreachable, 0)
@@ -216,10 +173,10 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 }
 
 func (a *ipv4Actor) handleICMP(p *mailbox.Packet, broadcast bool) {
-	a.icmp.Received.Inc()
+	a.icmp.MessagesReceived.Inc()
 	msg, err := icmpv4.NewMessage(p.Transport)
 	if err != nil {
-		a.icmpMalformed.Inc()
+		a.icmp.Malformed.Inc()
 		return
 	}
 	switch msg.Type() {
@@ -227,44 +184,67 @@ func (a *ipv4Actor) handleICMP(p *mailbox.Packet, broadcast bool) {
 		// RFC 1122 §3.2.2.6 lets a host ignore echo requests sent to a
 		// broadcast address; doing so keeps the stack out of smurf attacks.
 		if broadcast {
-			a.icmpBroadcastEcho.Inc()
+			a.icmp.EchoToBroadcast.Inc()
 			return
 		}
 		buf := a.out.Buffer(len(msg))
 		if len(msg)+mailbox.Headroom > len(buf.B) {
 			buf.Release()
-			a.out.tooBig.Inc()
+			a.out.counters.TooBig.Inc()
 			return
 		}
 		n := icmpv4.EmitEchoReply(buf.B[mailbox.Headroom:], msg)
 		if a.out.Send(buf, n, IPv4Send{Dst: p.Src, Protocol: ipv4.ProtocolICMP}) == nil {
-			a.icmp.Sent.Inc()
-			a.echoReplies.Inc()
+			a.icmp.MessagesSent.Inc()
+			a.icmp.EchoRepliesSent.Inc()
 		}
 	case icmpv4.TypeEchoReply:
 		if msg.ID() != pingID || !a.env.pings.deliver(msg.Seq(), a.env.Clock.Now()) {
-			a.icmpUnsolicited.Inc()
+			a.icmp.UnsolicitedReplies.Inc()
 		}
 	case icmpv4.TypeSourceQuench:
-		a.icmpQuench.Inc() // RFC 6633: hosts must ignore it
+		a.icmp.SourceQuench.Inc() // RFC 6633: hosts must ignore it
 	case icmpv4.TypeDestUnreachable, icmpv4.TypeTimeExceeded, icmpv4.TypeParameterProblem:
 		a.handleICMPError(p, msg)
 	default:
-		a.icmpUnhandled.Inc()
+		a.icmp.UnhandledType.Inc()
 	}
 }
 
-// dropFor returns the drop counter for a validation error, by its reason.
+// dropFor returns the drop counter for a validation or reassembly error,
+// by its reason.
 func (a *ipv4Actor) dropFor(err error) *mailbox.Counter {
-	c, ok := a.drops[err]
-	if !ok && len(a.drops) >= 64 {
-		return a.c.Drop("invalid (other)") // bound the table whatever the errors
+	switch err {
+	case ipv4.ErrTruncated:
+		return &a.c.Truncated
+	case ipv4.ErrVersion:
+		return &a.c.BadVersion
+	case ipv4.ErrHeaderLength:
+		return &a.c.BadHeaderLength
+	case ipv4.ErrTotalLength:
+		return &a.c.BadTotalLength
+	case ipv4.ErrChecksum:
+		return &a.c.BadChecksum
+	case ipfrag.ErrBadOffset:
+		return &a.c.FragBadOffset
+	case ipfrag.ErrEmpty:
+		return &a.c.FragEmpty
+	case ipfrag.ErrUnalignedLength:
+		return &a.c.FragUnalignedLength
+	case ipfrag.ErrTooLong:
+		return &a.c.FragTooLong
+	case ipfrag.ErrOverlap:
+		return &a.c.FragOverlap
+	case ipfrag.ErrInconsistent:
+		return &a.c.FragInconsistent
+	case ipfrag.ErrTooManyFragments:
+		return &a.c.FragTooMany
+	case ipfrag.ErrMemoryCap:
+		return &a.c.FragMemoryCap
 	}
-	if !ok {
-		c = a.c.Drop(err.Error())
-		a.drops[err] = c
-	}
-	return c
+	// A reason added to ipv4 or ipfrag without a counter here is still
+	// counted, as "other".
+	return &a.c.Invalid
 }
 
 // reassemble offers the fragment p to the reassembler. When it completes a
@@ -273,22 +253,18 @@ func (a *ipv4Actor) dropFor(err error) *mailbox.Counter {
 // reports true; otherwise the fragment's bytes were copied or it was
 // rejected and counted, and p is released with its batch.
 func (a *ipv4Actor) reassemble(p *mailbox.Packet, pkt ipv4.Packet) bool {
-	a.fragsIn.Inc()
+	a.c.FragmentsReceived.Inc()
 	key := ipfrag.Key{Src: pkt.Src(), Dst: pkt.Dst(), Proto: pkt.Protocol(), ID: uint32(pkt.ID())}
 	data, done, err := a.reasm.InsertWithHeader(key, pkt.HeaderBytes(), pkt.FragmentOffset(),
 		pkt.MoreFragments(), pkt.Payload(), a.env.Clock.Now())
 	if err != nil {
-		c, ok := a.fragDrops[err]
-		if !ok {
-			c = a.dropFor(err)
-		}
-		c.Inc()
+		a.dropFor(err).Inc()
 		return false
 	}
 	if !done {
 		return false
 	}
-	a.reassembled.Inc()
+	a.c.Reassembled.Inc()
 	n := ipv4.HeaderLen + len(data)
 	var buf *mailbox.Buffer
 	if n <= a.env.Pool.Size() {
@@ -327,8 +303,8 @@ func (a *ipv4Actor) expire() {
 // one timer armed, for its next deadline.
 func (a *ipv4Actor) syncReassembly(ctx actor.Context) {
 	st := a.reasm.Stats()
-	a.reasmEvicted.Add(st.Evicted - a.reasmSeen.Evicted)
-	a.reasmExpired.Add(st.Expired - a.reasmSeen.Expired)
+	a.c.ReassemblyEvicted.Add(st.Evicted - a.reasmSeen.Evicted)
+	a.c.ReassemblyTimedOut.Add(st.Expired - a.reasmSeen.Expired)
 	a.reasmSeen = st
 	next, ok := a.reasm.NextDeadline()
 	if !ok || (!a.reasmArmed.IsZero() && !a.reasmArmed.After(next)) {
@@ -342,16 +318,16 @@ func (a *ipv4Actor) syncReassembly(ctx actor.Context) {
 // and tells the transport that sent it (RFC 1122 §3.2.2.1, §4.1.3.3,
 // §4.2.3.9). Fragmentation needed lowers the path MTU first (RFC 1191).
 func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
-	a.icmpErrors.Inc()
+	a.icmp.ErrorsReceived.Inc()
 	iv, err := msg.Invoking()
 	if err != nil {
-		a.icmpBadQuote.Inc()
+		a.icmp.ErrorBadQuote.Inc()
 		return
 	}
 	// Only datagrams we sent concern us; anything else is forged or
 	// misdirected (RFC 5927 §4.1's first check).
 	if iv.Src() != a.env.IPv4.Addr() {
-		a.icmpNotOur.Inc()
+		a.icmp.ErrorNotOurs.Inc()
 		return
 	}
 	typ, code := msg.Type(), msg.Code()
@@ -360,7 +336,7 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		// A router sends this only for a datagram with DF set; one
 		// quoting a datagram without DF was not caused by us.
 		if binary.BigEndian.Uint16(iv.Header[6:8])&0x4000 == 0 {
-			a.icmpBadQuote.Inc()
+			a.icmp.ErrorBadQuote.Inc()
 			return
 		}
 		sent := int(binary.BigEndian.Uint16(iv.Header[2:4]))
@@ -375,7 +351,7 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 	}
 	if to == nil {
 		if mtu == 0 {
-			a.icmpNoTransport.Inc()
+			a.icmp.ErrorNoTransport.Inc()
 		}
 		return
 	}

@@ -45,7 +45,8 @@ const DefaultTTL = 64
 type IPv4Output struct {
 	env      *Env
 	ids      atomic.Uint32
-	counters *mailbox.LayerCounters
+	counters *mailbox.IPv4Counters
+	icmp     *mailbox.ICMPv4Counters
 	large    *mailbox.Pool // for payloads a link-sized buffer cannot hold
 
 	pmtuMu  sync.Mutex
@@ -54,13 +55,6 @@ type IPv4Output struct {
 
 	errMu    sync.Mutex
 	errLimit *icmpv4.RateLimiter
-
-	noRoute, tooBig, fragFailed     *mailbox.Counter
-	fragmented, fragmentsOut        *mailbox.Counter
-	pmtuLowered                     *mailbox.Counter
-	icmp                            *mailbox.LayerCounters
-	errRateLimited, errSuppressed   *mailbox.Counter
-	errUnreachable, errTimeExceeded *mailbox.Counter
 }
 
 // ICMP error rate limit: like Linux's icmp_msgs_per_sec and burst.
@@ -73,22 +67,12 @@ const (
 func NewIPv4Output(env *Env) *IPv4Output {
 	o := &IPv4Output{
 		env:      env,
-		counters: env.Counters.Layer("ipv4"),
+		counters: &env.Counters.IPv4,
 		large:    mailbox.NewPool(mailbox.LargeSize),
 		pmtu:     pmtu.New(pmtu.Config{}),
 		errLimit: icmpv4.NewRateLimiter(icmpErrorRate, icmpErrorBurst),
-		icmp:     env.Counters.Layer("icmpv4"),
+		icmp:     &env.Counters.ICMPv4,
 	}
-	o.noRoute = o.counters.Drop("out: no route")
-	o.tooBig = o.counters.Drop("out: too big")
-	o.fragFailed = o.counters.Drop("out: cannot fragment")
-	o.fragmented = o.counters.Event("datagrams fragmented")
-	o.fragmentsOut = o.counters.Event("fragments created")
-	o.pmtuLowered = o.counters.Event("path MTU lowered")
-	o.errRateLimited = o.icmp.Drop("out: error rate-limited")
-	o.errSuppressed = o.icmp.Event("errors not sent (RFC 1122 3.2.2)")
-	o.errUnreachable = o.icmp.Event("destination unreachable sent")
-	o.errTimeExceeded = o.icmp.Event("time exceeded sent")
 	return o
 }
 
@@ -140,7 +124,7 @@ func (o *IPv4Output) LowerPathMTU(dst netip.Addr, mtu, sentLen int) (int, bool) 
 	o.pmtuLen.Store(int32(o.pmtu.Len()))
 	o.pmtuMu.Unlock()
 	if changed {
-		o.pmtuLowered.Inc()
+		o.counters.PathMTULowered.Inc()
 	}
 	return min(est.MTU, o.env.MTU), changed
 }
@@ -151,7 +135,7 @@ func (o *IPv4Output) LowerPathMTU(dst netip.Addr, mtu, sentLen int) (int, bool) 
 // ErrTooBig when p.DontFragment is set.
 func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
 	if n < 0 || n > MaxPayload || mailbox.Headroom+n > len(buf.B) {
-		o.tooBig.Inc()
+		o.counters.TooBig.Inc()
 		buf.Release()
 		return ErrTooBig
 	}
@@ -177,7 +161,7 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
 	if p.Dst == o.env.IPv4.Addr() {
 		// Loopback carries any size, as Linux's lo (MTU 64 KiB) does.
 		h.Emit(buf.B[ipStart:])
-		o.counters.Sent.Inc()
+		o.counters.PacketsSent.Inc()
 		o.loopback(buf, buf.B[ipStart:mailbox.Headroom+n])
 		return nil
 	}
@@ -192,12 +176,12 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
 	}
 	if ipv4.HeaderLen+n <= mtu {
 		h.Emit(buf.B[ipStart:])
-		o.counters.Sent.Inc()
+		o.counters.PacketsSent.Inc()
 		frame := buf.B[ipStart-ethernet.HeaderLen : mailbox.Headroom+n]
 		return o.transmit(p.Dst, []outFrame{{buf, frame}})
 	}
 	if h.DontFragment {
-		o.tooBig.Inc()
+		o.counters.TooBig.Inc()
 		buf.Release()
 		return ErrTooBig
 	}
@@ -217,7 +201,7 @@ type outFrame struct {
 func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int) error {
 	plan, err := ipfrag.NewPlan(n, mtu, ipv4.HeaderLen)
 	if err != nil {
-		o.fragFailed.Inc()
+		o.counters.FragmentationFailed.Inc()
 		buf.Release()
 		return ErrTooBig
 	}
@@ -232,9 +216,9 @@ func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int
 		frames = append(frames, outFrame{fb, fb.B[mailbox.Headroom-ipv4.HeaderLen-ethernet.HeaderLen : mailbox.Headroom+f.Len]})
 	}
 	buf.Release()
-	o.fragmented.Inc()
-	o.fragmentsOut.Add(uint64(len(frames)))
-	o.counters.Sent.Add(uint64(len(frames)))
+	o.counters.Fragmented.Inc()
+	o.counters.FragmentsCreated.Add(uint64(len(frames)))
+	o.counters.PacketsSent.Add(uint64(len(frames)))
 	return o.transmit(h.Dst, frames)
 }
 
@@ -247,7 +231,7 @@ func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
 	}
 	hop, ok := o.nextHop(dst)
 	if !ok {
-		o.noRoute.Add(uint64(len(frames)))
+		o.counters.NoRoute.Add(uint64(len(frames)))
 		for _, f := range frames {
 			f.buf.Release()
 		}
@@ -307,10 +291,9 @@ func directedBroadcast(prefix netip.Prefix) netip.Addr {
 
 // initLink looks up the link-layer counters once.
 func (e *Env) initLink() {
-	link := e.Counters.Layer("link")
-	e.linkSent = &link.Sent
-	e.ethernetSent = &e.Counters.Layer("ethernet").Sent
-	e.linkErrors = link.Drop("write error")
+	e.linkSent = &e.Counters.Link.FramesSent
+	e.ethernetSent = &e.Counters.Ethernet.FramesSent
+	e.linkErrors = &e.Counters.Link.WriteErrors
 }
 
 // writeFrame fills in the Ethernet header of frame, which starts 14 bytes

@@ -63,7 +63,7 @@ func TestSendDontFragmentTooBig(t *testing.T) {
 	if !errors.Is(err, ErrTooBig) {
 		t.Fatalf("DF send of 2000 bytes: %v, want ErrTooBig", err)
 	}
-	if got := r.Env.Counters.Layer("ipv4").Drop("out: too big").Load(); got != 1 {
+	if got := r.Env.Counters.IPv4.TooBig.Load(); got != 1 {
 		t.Errorf("too big counted %d times", got)
 	}
 	if err := r.Output.Send(r.Output.Buffer(10), MaxPayload+1, IPv4Send{Dst: peer, Protocol: 253}); !errors.Is(err, ErrTooBig) {

@@ -55,9 +55,7 @@ func (r *readerActor) Receive(ctx actor.Context) {
 
 func (r *readerActor) loop() {
 	defer close(r.done)
-	link := r.env.Counters.Layer("link")
-	ringFull := link.Drop("ingress ring full")
-	readErrors := link.Drop("read error")
+	link := &r.env.Counters.Link
 	bufs := make([][]byte, readBatchSize)
 	sizes := make([]int, readBatchSize)
 	held := make([]*mailbox.Buffer, readBatchSize)
@@ -78,14 +76,14 @@ func (r *readerActor) loop() {
 			if errors.Is(err, device.ErrClosed) {
 				return
 			}
-			readErrors.Inc()
+			link.ReadErrors.Inc()
 			r.env.Log.Warn().Err(err).Msg("device read failed")
 			time.Sleep(10 * time.Millisecond) // a failing device must not spin a core
 			continue
 		}
-		link.Received.Add(uint64(n))
+		link.FramesReceived.Add(uint64(n))
 		if r.inFlight.Load() >= maxBatchesInFlight {
-			ringFull.Add(uint64(n))
+			link.RingFull.Add(uint64(n))
 			continue // the buffers stay held and are read into again
 		}
 		if !r.deliver(held[:n], sizes[:n]) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,46 +88,69 @@ type reopenFromTimeWait struct {
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }
 
-// tcpCounters are the tcp layer's counters, looked up once.
-type tcpCounters struct {
-	*mailbox.LayerCounters
-	parse                                           [tcp.NumParseErrors]*mailbox.Counter
-	badChecksum, badAddress, closedPort, listenDrop *mailbox.Counter
-	malformed                                       *mailbox.Counter
-	backlogFull, tableFull, inboxFull, emitFailed   *mailbox.Counter
-	acceptQueueFull                                 *mailbox.Counter
-	resetsSent, established, accepted, connCrashes  *mailbox.Counter
-	appGone, appCrashes, unknownCommands            *mailbox.Counter
-	controlErrors, controlErrorsIgnored             *mailbox.Counter
+// tcpCounters are the tcp layer's counters. The tcp actor, the ipv4 actor
+// (which validates segments) and every connection actor count in the same
+// struct.
+type tcpCounters = mailbox.TCPCounters
+
+func newTCPCounters(c *mailbox.Counters) *tcpCounters { return &c.TCP }
+
+// parseDrop returns the drop counter for a reason NewSegment rejected a
+// segment.
+func parseDrop(c *tcpCounters, e tcp.ParseError) *mailbox.Counter {
+	switch e {
+	case tcp.ErrTruncated:
+		return &c.Truncated
+	case tcp.ErrDataOffset:
+		return &c.BadDataOffset
+	case tcp.ErrOptionTruncated:
+		return &c.OptionTruncated
+	case tcp.ErrOptionLength:
+		return &c.BadOptionLength
+	case tcp.ErrMSSOption:
+		return &c.BadMSSOption
+	case tcp.ErrWindowScaleOption:
+		return &c.BadWScaleOption
+	case tcp.ErrSACKPermittedOption:
+		return &c.BadSACKPermOption
+	case tcp.ErrSACKOption:
+		return &c.BadSACKOption
+	case tcp.ErrTimestampsOption:
+		return &c.BadTimestampOption
+	}
+	return &c.Malformed
 }
 
-func newTCPCounters(c *mailbox.Counters) *tcpCounters {
-	l := c.Layer("tcp")
-	t := &tcpCounters{
-		LayerCounters:        l,
-		badChecksum:          l.Drop("bad checksum"),
-		badAddress:           l.Drop("bad address or port"),
-		closedPort:           l.Drop("closed port (reset sent)"),
-		listenDrop:           l.Drop("not a connection request"),
-		backlogFull:          l.Drop("listen backlog full"),
-		tableFull:            l.Drop("connection table full"),
-		inboxFull:            l.Drop("connection inbox full"),
-		emitFailed:           l.Drop("out: segment too large for a buffer"),
-		acceptQueueFull:      l.Drop("accept queue full (reset)"),
-		resetsSent:           l.Event("resets sent"),
-		established:          l.Event("connections established"),
-		accepted:             l.Event("passive opens"),
-		connCrashes:          l.Event("connection actor crashes"),
-		appGone:              l.Event("connections reset: app gone"),
-		appCrashes:           l.Event("app actor crashes"),
-		unknownCommands:      l.Event("messages to a connection that are not commands"),
-		controlErrors:        l.Event("ICMP errors applied"),
-		controlErrorsIgnored: l.Drop("ICMP error quoting no data in flight"),
+// connStatsFold maps each field of tcp.Stats to the tcp layer counter of
+// the same name; SegmentsIn and SegmentsOut are left out because the layer
+// counts every segment as it passes (SegmentsReceived, SegmentsSent).
+// TestFoldConnStatsCoversTCPStats keeps the map complete as tcp.Stats grows.
+var connStatsFold = sync.OnceValue(func() [][2]int {
+	st, ct := reflect.TypeFor[tcp.Stats](), reflect.TypeFor[tcpCounters]()
+	var m [][2]int
+	for i := range st.NumField() {
+		name := st.Field(i).Name
+		if name == "SegmentsIn" || name == "SegmentsOut" {
+			continue
+		}
+		if f, ok := ct.FieldByName(name); ok {
+			m = append(m, [2]int{i, f.Index[0]})
+		}
 	}
-	for i := 1; i < tcp.NumParseErrors; i++ {
-		t.parse[i] = l.Drop(tcp.ParseError(i).Error())
+	return m
+})
+
+// foldConnStats adds a finished connection's own counters (retransmissions,
+// recoveries, drops by reason) to the tcp layer's, so Stats shows them for
+// the whole stack, like netstat -s. It runs once per connection, off the
+// data path.
+func foldConnStats(c *tcpCounters, st tcp.Stats) {
+	sv, cv := reflect.ValueOf(st), reflect.ValueOf(c).Elem()
+	for _, f := range connStatsFold() {
+		if n := sv.Field(f[0]).Uint(); n != 0 {
+			cv.Field(f[1]).Addr().Interface().(*mailbox.Counter).Add(n)
+		}
 	}
-	return t
 }
 
 // listener is one listening port.
@@ -190,7 +214,7 @@ func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
 				ca.appCrash = reason
 			}
 		}
-		c.appCrashes.Inc()
+		c.AppCrashes.Inc()
 		log.Warn().Str("app", child.Id).Str("panic", fmt.Sprint(reason)).
 			Msg("app actor crashed; its connection is reset, the service goes on")
 	})
@@ -201,7 +225,7 @@ func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
 // stopping handler resets the peer and fails the user) and counted.
 func (a *tcpActor) strategy() actor.SupervisorStrategy {
 	return supervisor.OneShotStrategy(func(_ actor.Supervisor, child *actor.PID, reason any) {
-		a.c.connCrashes.Inc()
+		a.c.ConnCrashes.Inc()
 		conn := "unknown"
 		if r, ok := a.records[child.Id]; ok {
 			conn = tupleString(r.tuple)
@@ -220,12 +244,12 @@ func (a *tcpActor) newEmitter() tcp.Emitter {
 		n, err := o.Emit(buf.B[mailbox.Headroom:])
 		if err != nil {
 			buf.Release()
-			c.emitFailed.Inc()
+			c.EmitFailed.Inc()
 			return
 		}
-		c.Sent.Inc()
+		c.SegmentsSent.Inc()
 		if o.Header.Flags.Has(tcp.FlagRST) {
-			c.resetsSent.Inc()
+			c.ResetsSent.Inc()
 		}
 		// DF on every segment: TCP learns the path MTU from
 		// fragmentation-needed errors instead (RFC 1191).
@@ -265,7 +289,7 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		if pid, ok := a.conns[tcp.Tuple{Local: m.Local, Remote: m.Remote}]; ok {
 			ctx.Send(pid, m)
 		} else {
-			a.c.Event("ICMP errors for no connection").Inc()
+			a.c.ControlErrorsNoConn.Inc()
 		}
 	case *actor.Terminated:
 		if r, ok := a.records[m.Who.Id]; ok {
@@ -301,11 +325,11 @@ func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 				a.accept(ctx, l, t, p, now, 0)
 				continue
 			case tcp.ListenDrop:
-				a.c.listenDrop.Inc()
+				a.c.ListenDrops.Inc()
 				continue
 			}
 		} else {
-			a.c.closedPort.Inc()
+			a.c.ClosedPort.Inc()
 		}
 		a.reject(t, &p.TCP)
 	}
@@ -328,11 +352,11 @@ func (a *tcpActor) reopen(ctx actor.Context, m *reopenFromTimeWait) {
 	}
 	l, ok := a.listeners[t.Local.Port()]
 	if !ok {
-		a.c.closedPort.Inc()
+		a.c.ClosedPort.Inc()
 		a.reject(t, &p.TCP)
 		return
 	}
-	a.c.Event("time-wait reopened").Inc()
+	a.c.TimeWaitReopened.Inc()
 	a.accept(ctx, l, t, p, a.env.Clock.Now(), m.minISS)
 }
 
@@ -348,8 +372,8 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 		buf.Release()
 		return
 	}
-	a.c.Sent.Inc()
-	a.c.resetsSent.Inc()
+	a.c.SegmentsSent.Inc()
+	a.c.ResetsSent.Inc()
 	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP})
 }
 
@@ -359,10 +383,10 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	switch {
 	case l.halfOpen >= l.backlog:
 		// Like Linux without SYN cookies: drop, the peer retransmits.
-		a.c.backlogFull.Inc()
+		a.c.BacklogFull.Inc()
 		return
 	case len(a.conns) >= a.maxConns:
-		a.c.tableFull.Inc()
+		a.c.TableFull.Inc()
 		return
 	}
 	iss := tcp.ISN(a.secret, t, now)
@@ -373,10 +397,10 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
 	conn, err := tcp.Accept(&cfg, t, &p.TCP, iss, now, a.emit)
 	if err != nil {
-		a.c.listenDrop.Inc()
+		a.c.ListenDrops.Inc()
 		return
 	}
-	a.c.accepted.Inc()
+	a.c.PassiveOpens.Inc()
 	var sock *Socket
 	if l.queue != nil {
 		sock = newSocket(a.env.System.Root, t.Local, t.Remote)
@@ -442,7 +466,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 		return ErrUnsupportedAddr
 	}
 	if len(a.conns) >= a.maxConns {
-		a.c.tableFull.Inc()
+		a.c.TableFull.Inc()
 		return ErrTooManyConns
 	}
 	local := netip.AddrPortFrom(a.env.IPv4.Addr(), m.Local.Port())
@@ -467,6 +491,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 	if err != nil {
 		return err
 	}
+	a.c.ActiveOpens.Inc() // as Linux counts it: on entering SYN-SENT
 	sock.Local = local
 	a.spawnConn(ctx, newConnActor(a.env, a.c, conn, sock))
 	return nil

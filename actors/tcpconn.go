@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -164,9 +163,9 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *mailbox.ControlErrorArrived:
 		if e, ok := controlErrorFromICMPv4(m); ok {
 			if a.conn.HandleControlError(now, e) {
-				a.c.controlErrors.Inc()
+				a.c.ControlErrors.Inc()
 			} else {
-				a.c.controlErrorsIgnored.Inc()
+				a.c.ControlErrorsIgnored.Inc()
 			}
 		}
 	case *retryOffer:
@@ -202,7 +201,7 @@ func (a *connActor) replyTo(ctx actor.Context) *actor.PID {
 // mistake (a command sent by value, a message meant for someone else) is
 // heard instead of ignored.
 func (a *connActor) refuse(ctx actor.Context, m any) {
-	a.c.unknownCommands.Inc()
+	a.c.UnknownCommands.Inc()
 	a.env.Log.Warn().Str("conn", tupleString(a.tuple)).Str("message", fmt.Sprintf("%T", m)).
 		Msg("tcp: connection got a message that is not a command; answered CommandFailed")
 	if to := a.replyTo(ctx); to != nil {
@@ -315,7 +314,7 @@ func (a *connActor) answerWrite(w queuedWrite, err error) {
 func (a *connActor) after(ctx actor.Context, now time.Time) {
 	ev := a.conn.TakeEvents()
 	if ev.Has(tcp.EventEstablished) {
-		a.c.established.Inc()
+		a.c.Established.Inc()
 		if a.sock != nil {
 			a.sock.setEstablished()
 		}
@@ -443,7 +442,7 @@ func (a *connActor) appStoppedItself(now time.Time) {
 		}
 		return
 	}
-	a.c.appGone.Inc()
+	a.c.AppGone.Inc()
 	a.failWrites(tcp.ErrAborted)
 	a.conn.Abort(now)
 }
@@ -520,7 +519,7 @@ func (a *connActor) tryOffer(ctx actor.Context) {
 	a.offerTries++
 	if a.offerTries > offerRetries {
 		a.offer = nil
-		a.c.acceptQueueFull.Inc()
+		a.c.AcceptQueueFull.Inc()
 		a.conn.Abort(a.env.Clock.Now())
 		return
 	}
@@ -656,19 +655,3 @@ func (a *connActor) rearm(ctx actor.Context) {
 }
 
 func tupleString(t tcp.Tuple) string { return fmt.Sprintf("%s-%s", t.Local, t.Remote) }
-
-// foldConnStats adds a finished connection's own counters (retransmissions,
-// recoveries, drops by reason) to the tcp layer's, so Stats shows them for
-// the whole stack, like netstat -s. Reflection keeps every field of
-// tcp.Stats counted as the control block grows new ones; it runs once per
-// connection, off the data path.
-func foldConnStats(c *tcpCounters, st tcp.Stats) {
-	v := reflect.ValueOf(st)
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Field(i)
-		if f.Kind() != reflect.Uint64 || f.Uint() == 0 {
-			continue
-		}
-		c.Event("conn: " + v.Type().Field(i).Name).Add(f.Uint())
-	}
-}

@@ -61,23 +61,23 @@ func (r *tcpRoutes) remove(t tcp.Tuple, pid *actor.PID) {
 // options, checksum, ports) and fills in p.TCP. It counts what it drops
 // and returns the segment's 4-tuple from this host's side.
 func validateTCP(c *tcpCounters, p *mailbox.Packet) (tcp.Tuple, bool) {
-	c.Received.Inc()
+	c.SegmentsReceived.Inc()
 	seg, err := tcp.NewSegment(p.Transport)
 	if err != nil {
 		var pe tcp.ParseError
-		if errors.As(err, &pe) && int(pe) < len(c.parse) && c.parse[pe] != nil {
-			c.parse[pe].Inc()
+		if errors.As(err, &pe) {
+			parseDrop(c, pe).Inc()
 		} else {
-			c.malformed.Inc()
+			c.Malformed.Inc()
 		}
 		return tcp.Tuple{}, false
 	}
 	if !seg.VerifyChecksumAddrs(p.Src, p.Dst) {
-		c.badChecksum.Inc()
+		c.BadChecksum.Inc()
 		return tcp.Tuple{}, false
 	}
 	if seg.SrcPort() == 0 || seg.DstPort() == 0 || !p.Src.IsGlobalUnicast() && !p.Src.IsPrivate() && !p.Src.IsLoopback() && !p.Src.IsLinkLocalUnicast() {
-		c.badAddress.Inc()
+		c.BadAddress.Inc()
 		return tcp.Tuple{}, false
 	}
 	p.TCP = seg
@@ -102,7 +102,7 @@ func (b *connBatcher) add(ctx actor.Context, route connRoute, p *mailbox.Packet)
 	}
 	b.to = route
 	if route.inbox.Load() >= maxInbox && len(p.TCP.Payload()) > 0 {
-		b.c.inboxFull.Inc()
+		b.c.InboxFull.Inc()
 		return
 	}
 	b.pending = addTo(b.pending, p)

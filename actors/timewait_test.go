@@ -55,7 +55,7 @@ func TestTimeWaitIsReusedByANewSYN(t *testing.T) {
 
 	client2, server2 := dial()
 	roundTrip(t, client2, server2, "hello again")
-	if got := b.Env.Counters.Snapshot()["tcp"].Events["time-wait reopened"]; got != 1 {
+	if got := b.Env.Counters.TCP.TimeWaitReopened.Load(); got != 1 {
 		t.Fatalf("time-wait reopened %d times, want 1", got)
 	}
 }

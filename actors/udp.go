@@ -51,36 +51,18 @@ type udpActor struct {
 	env   *Env
 	out   *IPv4Output
 	guard supervisor.PacketGuard
-	c     *mailbox.LayerCounters
+	c     *mailbox.UDPCounters
 	ports *udp.Ports[*UDPSocket]
-
-	drops                                     map[error]*mailbox.Counter
-	badChecksum, noSocket, noBroadcast        *mailbox.Counter
-	notConnectedPeer, noBroadcastSocket       *mailbox.Counter
-	errorsDelivered, errorsIgnored, zeroCsums *mailbox.Counter
 }
 
 func newUDPActor(env *Env, out *IPv4Output) *udpActor {
-	c := env.Counters.Layer("udp")
+	c := &env.Counters.UDP
 	return &udpActor{
 		env:   env,
 		out:   out,
-		guard: newGuard(env, "udp", c),
+		guard: newGuard(env, "udp", &c.HandlerCrashes),
 		c:     c,
 		ports: udp.NewPorts[*UDPSocket](0),
-		drops: map[error]*mailbox.Counter{
-			udp.ErrTruncated:      c.Drop("truncated"),
-			udp.ErrLengthTooShort: c.Drop("length field below 8"),
-			udp.ErrLengthTooLong:  c.Drop("length field past the packet"),
-		},
-		badChecksum:       c.Drop("bad checksum"),
-		noSocket:          c.Drop("no socket (port unreachable)"),
-		noBroadcastSocket: c.Drop("broadcast to a closed port"),
-		noBroadcast:       c.Drop("broadcast not enabled on socket"),
-		notConnectedPeer:  c.Drop("not from the connected peer"),
-		errorsDelivered:   c.Event("ICMP errors reported to sockets"),
-		errorsIgnored:     c.Event("ICMP errors ignored"),
-		zeroCsums:         c.Event("datagrams without checksum"),
 	}
 }
 
@@ -89,7 +71,7 @@ func (a *udpActor) Receive(ctx actor.Context) {
 	case *mailbox.PacketsArrived:
 		for i := range m.Packets {
 			p := &m.Packets[i]
-			a.c.Received.Inc()
+			a.c.PacketsReceived.Inc()
 			a.guard.Handle(p.Network, func() { a.handle(p) })
 		}
 		m.Release()
@@ -143,39 +125,44 @@ func (a *udpActor) bind(s *UDPSocket, local netip.AddrPort) error {
 func (a *udpActor) handle(p *mailbox.Packet) {
 	d, err := udp.NewDatagram(p.Transport)
 	if err != nil {
-		if c, ok := a.drops[err]; ok {
-			c.Inc()
-		} else {
-			a.c.Drop("malformed").Inc()
+		switch err {
+		case udp.ErrTruncated:
+			a.c.Truncated.Inc()
+		case udp.ErrLengthTooShort:
+			a.c.LengthTooShort.Inc()
+		case udp.ErrLengthTooLong:
+			a.c.LengthTooLong.Inc()
+		default:
+			a.c.Malformed.Inc()
 		}
 		return
 	}
 	// RFC 768: a zero checksum means none was sent, which IPv4 allows.
 	if !d.VerifyChecksum(checksum.PseudoHeaderSum(p.Src, p.Dst, ipv4.ProtocolUDP, int(d.Length())), true) {
-		a.badChecksum.Inc()
+		a.c.BadChecksum.Inc()
 		return
 	}
 	if d.Checksum() == 0 {
-		a.zeroCsums.Inc()
+		a.c.NoChecksum.Inc()
 	}
 	broadcast := p.Dst != a.env.IPv4.Addr()
 	s, ok := a.ports.Lookup(d.DstPort())
 	if !ok {
 		if broadcast {
-			a.noBroadcastSocket.Inc()
+			a.c.BroadcastNoPort.Inc()
 			return
 		}
-		a.noSocket.Inc()
+		a.c.NoPort.Inc()
 		a.out.SendICMPError(p.Network, p.LinkBroadcast, icmpv4.TypeDestUnreachable, icmpv4.CodePortUnreachable, 0)
 		return
 	}
 	from := netip.AddrPortFrom(p.Src, d.SrcPort())
 	switch {
 	case broadcast && (!s.broadcast.Load() || !s.local.Addr().IsUnspecified()):
-		a.noBroadcast.Inc()
+		a.c.BroadcastNotEnabled.Inc()
 		return
 	case s.remote.IsValid() && s.remote != from:
-		a.notConnectedPeer.Inc()
+		a.c.NotFromPeer.Inc()
 		return
 	}
 	if !s.deliver(udpDatagram{buf: p.Buf, data: d.Payload(), from: from}) {
@@ -193,10 +180,10 @@ func (a *udpActor) controlError(m *mailbox.ControlErrorArrived) {
 	s, ok := a.ports.Lookup(m.Local.Port())
 	err, hard := ICMPError(m.Type, m.Code)
 	if !ok || !s.remote.IsValid() || s.remote != m.Remote || !hard {
-		a.errorsIgnored.Inc()
+		a.c.ErrorsIgnored.Inc()
 		return
 	}
-	a.errorsDelivered.Inc()
+	a.c.ErrorsDelivered.Inc()
 	s.fail(err)
 }
 

@@ -76,8 +76,8 @@ func newUDPSocket(env *Env, out *IPv4Output, remote netip.AddrPort) *UDPSocket {
 		limit:     DefaultUDPReadBuffer,
 		ready:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
-		queueFull: env.Counters.Layer("udp").Drop("receive queue full"),
-		sent:      &env.Counters.Layer("udp").Sent,
+		queueFull: &env.Counters.UDP.QueueFull,
+		sent:      &env.Counters.UDP.PacketsSent,
 	}
 }
 

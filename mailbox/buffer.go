@@ -5,6 +5,26 @@
 // Ownership of a Buffer moves with the message that carries it (DESIGN.md,
 // principle 3): exactly one actor holds it at a time, and whoever holds it
 // last calls Release. Data handed to applications is copied out first.
+//
+// # Counters
+//
+// Every layer counts what it receives, sends and drops (DESIGN.md,
+// principle 9) in a struct of its own (Link, Ethernet, ARP, IPv4, ICMPv4,
+// UDP, TCP), gathered in Layers. Each struct is generic over its field
+// type: Layers[Counter] (alias Counters) holds a stack's live counters,
+// Layers[uint64] (alias Snapshot) what Snapshot read out of them. Layers
+// take a pointer to their struct at set-up and count by field
+// (c.TCP.ActiveOpens.Inc(): one atomic add, no lookup, no string), and
+// tests read snapshot fields (st.TCP.ActiveOpens), so a renamed or missing
+// counter is a compile error rather than a silent zero.
+//
+// The names exist only in struct tags: `stat:"active connection openings"`
+// for an event, `drop:"bad segments received: bad checksum"` for a counter
+// of dropped packets (each drop reason has its own). They follow Linux's
+// `netstat -s` wording where Linux has the same counter. Values turns any
+// Layers into the generic name->value view (layer, field, name, drop,
+// value) that printing and the Prometheus exporter use; names are made
+// only then, never while counting.
 package mailbox
 
 import (

@@ -69,7 +69,7 @@ func TestBulkReceiveDoesNotAllocatePerPacket(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("warm-up transfer stalled")
 	}
-	segsBefore := b.Stats().Layers["tcp"].Received
+	segsBefore := b.Stats().TCP.SegmentsReceived
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	send(measured)
@@ -79,7 +79,7 @@ func TestBulkReceiveDoesNotAllocatePerPacket(t *testing.T) {
 		t.Fatal("transfer stalled")
 	}
 	runtime.ReadMemStats(&after)
-	segs := b.Stats().Layers["tcp"].Received - segsBefore
+	segs := b.Stats().TCP.SegmentsReceived - segsBefore
 	allocs := after.Mallocs - before.Mallocs
 	perSeg := float64(allocs) / float64(segs)
 	t.Logf("%d allocations for %d segments received: %.3f per segment", allocs, segs, perSeg)

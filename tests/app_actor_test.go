@@ -407,7 +407,7 @@ func TestAppCommandByValueIsAnswered(t *testing.T) {
 	if _, ok := failed[0].(actnet.Write); !ok {
 		t.Errorf("first CommandFailed is for %T, want actnet.Write", failed[0])
 	}
-	if got := b.Stats().Layers["tcp"].Events["messages to a connection that are not commands"]; got != 3 {
+	if got := b.Stats().TCP.UnknownCommands; got != 3 {
 		t.Errorf("counted %d messages that are not commands, want 3", got)
 	}
 }
@@ -442,8 +442,8 @@ func TestAppCrashVersusStop(t *testing.T) {
 				t.Fatalf("peer read ended with %v, want a reset", err)
 			}
 			waitEvent(t, events, 30*time.Second, "app stop", isStopped)
-			ev := b.Stats().Layers["tcp"].Events
-			crashes, gone := ev["app actor crashes"], ev["connections reset: app gone"]
+			st := b.Stats().TCP
+			crashes, gone := st.AppCrashes, st.AppGone
 			if crash && (crashes != 1 || gone != 0) || !crash && (crashes != 0 || gone != 1) {
 				t.Errorf("counted %d app crashes and %d apps gone", crashes, gone)
 			}

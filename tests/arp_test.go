@@ -31,7 +31,7 @@ func TestARPGivesUpOnSilentAddress(t *testing.T) {
 	defer cancel()
 	go s.Ping(ctx, silent, 8)
 
-	requests := func() uint64 { return s.Stats().Layers["arp"].Events["requests sent"] }
+	requests := func() uint64 { return s.Stats().ARP.RequestsSent }
 	eventually(t, 5*time.Second, "the first ARP request", func() bool { return requests() == 1 })
 	for i := 2; i <= 4; i++ {
 		clock.Advance(time.Second)
@@ -39,7 +39,7 @@ func TestARPGivesUpOnSilentAddress(t *testing.T) {
 	}
 	clock.Advance(time.Second)
 	eventually(t, 5*time.Second, "the packet counted as unresolved", func() bool {
-		return s.Stats().Dropped("arp", "out: unresolved next hop") == 1
+		return s.Stats().ARP.Unresolved == 1
 	})
 	clock.Advance(10 * time.Second)
 	time.Sleep(20 * time.Millisecond)
@@ -54,7 +54,7 @@ func TestARPDefendsItsAddress(t *testing.T) {
 	// On virtual time the second start-up announcement never comes, so
 	// an announcement now can only be the defence.
 	s, p := rawPeerOn(t, actors.NewVirtualClock(time.Unix(1_000_000, 0)))
-	before := s.Stats().Layers["arp"].Events["announcements sent"]
+	before := s.Stats().ARP.AnnouncementsSent
 	forged := make([]byte, arp.Len)
 	arp.Repr{Op: arp.Reply, SenderHW: p.mac, SenderIP: p.dstI, TargetHW: p.dst, TargetIP: p.dstI}.Emit(forged)
 	p.send(p.frame(ethernet.ARP, forged))
@@ -69,10 +69,10 @@ func TestARPDefendsItsAddress(t *testing.T) {
 	if !defended {
 		t.Fatal("no defending announcement after a conflicting claim")
 	}
-	if got := s.Stats().Dropped("arp", "address conflict"); got != 1 {
+	if got := s.Stats().ARP.Conflicts; got != 1 {
 		t.Fatalf("conflicts counted %d, want 1", got)
 	}
-	if got := s.Stats().Layers["arp"].Events["announcements sent"]; got != before+1 {
+	if got := s.Stats().ARP.AnnouncementsSent; got != before+1 {
 		t.Fatalf("announcements went from %d to %d, want one defence", before, got)
 	}
 	// The stack still answers its own address afterwards.

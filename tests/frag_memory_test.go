@@ -20,13 +20,13 @@ func TestMemoryPingLarge(t *testing.T) {
 		t.Fatal("ping -s 65508 was sent: larger than IPv4 allows")
 	}
 	sa, sb := a.Stats(), b.Stats()
-	if got := sb.Layers["ipv4"].Events["datagrams reassembled"]; got != 6 {
+	if got := sb.IPv4.Reassembled; got != 6 {
 		t.Errorf("b reassembled %d datagrams, want 6", got)
 	}
-	if got := sa.Layers["ipv4"].Events["datagrams reassembled"]; got != 6 {
+	if got := sa.IPv4.Reassembled; got != 6 {
 		t.Errorf("a reassembled %d datagrams, want 6", got)
 	}
-	if got := sa.Layers["ipv4"].Events["datagrams fragmented"]; got != 6 {
+	if got := sa.IPv4.Fragmented; got != 6 {
 		t.Errorf("a fragmented %d datagrams, want 6", got)
 	}
 }
@@ -52,8 +52,8 @@ func TestMemoryPingLargeWithLoss(t *testing.T) {
 	if ok == 0 || ok == n {
 		t.Fatalf("%d of %d 8000-byte pings answered; want some but not all at 5%% loss", ok, n)
 	}
-	st := b.Stats().Layers["ipv4"]
-	if st.Events["fragments received"] == 0 || st.Events["datagrams reassembled"] < uint64(ok) {
-		t.Errorf("counters: %+v", st.Events)
+	st := b.Stats().IPv4
+	if st.FragmentsReceived == 0 || st.Reassembled < uint64(ok) {
+		t.Errorf("counters: %+v", st)
 	}
 }

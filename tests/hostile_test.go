@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/device"
 	"github.com/actnet/actnet/layers/arp"
 	"github.com/actnet/actnet/layers/ethernet"
@@ -125,38 +126,32 @@ func TestHostileFramesAreCountedAndDropped(t *testing.T) {
 	hostile := []struct {
 		name  string
 		frame []byte
-		layer string
-		drop  error // the reason's error, when the layer counts by error text
-		text  string
+		drop  func(actnet.Stats) uint64 // the counter it must raise by one
 	}{
-		{"bad IPv4 checksum", corrupt(func(b []byte) { b[10] ^= 0xff }), "ipv4", ipv4.ErrChecksum, ""},
-		{"bad ICMP checksum", corrupt(func(b []byte) { b[ipv4.HeaderLen+2] ^= 0xff }), "icmpv4", nil, "malformed"},
+		{"bad IPv4 checksum", corrupt(func(b []byte) { b[10] ^= 0xff }), func(s actnet.Stats) uint64 { return s.IPv4.BadChecksum }},
+		{"bad ICMP checksum", corrupt(func(b []byte) { b[ipv4.HeaderLen+2] ^= 0xff }), func(s actnet.Stats) uint64 { return s.ICMPv4.Malformed }},
 		{"IHL beyond the packet", p.frame(ethernet.IPv4, func() []byte {
 			b := append([]byte(nil), good[:28]...)
 			b[0] = 0x4f
 			binary.BigEndian.PutUint16(b[2:], 28)
 			fixChecksum(b)
 			return b
-		}()), "ipv4", ipv4.ErrTruncated, ""},
-		{"IHL below five", corrupt(func(b []byte) { b[0] = 0x44; fixChecksum(b) }), "ipv4", ipv4.ErrHeaderLength, ""},
-		{"total length past the frame", corrupt(func(b []byte) { binary.BigEndian.PutUint16(b[2:], 1400); fixChecksum(b) }), "ipv4", ipv4.ErrTruncated, ""},
-		{"total length inside the header", corrupt(func(b []byte) { binary.BigEndian.PutUint16(b[2:], 12); fixChecksum(b) }), "ipv4", ipv4.ErrTotalLength, ""},
-		{"truncated IPv4 header", p.frame(ethernet.IPv4, good[:12]), "ipv4", ipv4.ErrTruncated, ""},
-		{"truncated ARP", p.frame(ethernet.ARP, req[:20]), "arp", nil, "malformed"},
-		{"unknown EtherType", p.frame(0x88b5, good), "ethernet", nil, "unknown ethertype"},
+		}()), func(s actnet.Stats) uint64 { return s.IPv4.Truncated }},
+		{"IHL below five", corrupt(func(b []byte) { b[0] = 0x44; fixChecksum(b) }), func(s actnet.Stats) uint64 { return s.IPv4.BadHeaderLength }},
+		{"total length past the frame", corrupt(func(b []byte) { binary.BigEndian.PutUint16(b[2:], 1400); fixChecksum(b) }), func(s actnet.Stats) uint64 { return s.IPv4.Truncated }},
+		{"total length inside the header", corrupt(func(b []byte) { binary.BigEndian.PutUint16(b[2:], 12); fixChecksum(b) }), func(s actnet.Stats) uint64 { return s.IPv4.BadTotalLength }},
+		{"truncated IPv4 header", p.frame(ethernet.IPv4, good[:12]), func(s actnet.Stats) uint64 { return s.IPv4.Truncated }},
+		{"truncated ARP", p.frame(ethernet.ARP, req[:20]), func(s actnet.Stats) uint64 { return s.ARP.Malformed }},
+		{"unknown EtherType", p.frame(0x88b5, good), func(s actnet.Stats) uint64 { return s.Ethernet.UnknownType }},
 		{"frame for another host", func() []byte {
 			f := p.frame(ethernet.IPv4, good)
 			f[5] ^= 0x01
 			return f
-		}(), "ethernet", nil, "not for us"},
-		{"forged ARP reply claiming our address", p.frame(ethernet.ARP, forged), "arp", nil, "address conflict"},
+		}(), func(s actnet.Stats) uint64 { return s.Ethernet.NotForUs }},
+		{"forged ARP reply claiming our address", p.frame(ethernet.ARP, forged), func(s actnet.Stats) uint64 { return s.ARP.Conflicts }},
 	}
 	for i, h := range hostile {
-		reason := h.text
-		if h.drop != nil {
-			reason = h.drop.Error()
-		}
-		before := stack.Stats().Dropped(h.layer, reason)
+		before := h.drop(stack.Stats())
 		p.send(h.frame)
 		seq := uint16(100 + i)
 		p.send(p.frame(ethernet.IPv4, p.echo(seq)))
@@ -166,15 +161,16 @@ func TestHostileFramesAreCountedAndDropped(t *testing.T) {
 		// ARP and IPv4 are separate actors, so the ping may overtake
 		// the hostile frame: wait for the count rather than read it once.
 		eventually(t, 2*time.Second, h.name+" counted", func() bool {
-			return stack.Stats().Dropped(h.layer, reason) >= before+1
+			return h.drop(stack.Stats()) >= before+1
 		})
-		if after := stack.Stats().Dropped(h.layer, reason); after != before+1 {
-			t.Errorf("%s: %s drop %q went from %d to %d, want +1", h.name, h.layer, reason, before, after)
+		if after := h.drop(stack.Stats()); after != before+1 {
+			t.Errorf("%s: its drop counter went from %d to %d, want +1", h.name, before, after)
 		}
 	}
 	st := stack.Stats()
-	for layer, l := range st.Layers {
-		if n := l.Events["handler crashes"]; n != 0 {
+	for layer, n := range map[string]uint64{"ethernet": st.Ethernet.HandlerCrashes, "arp": st.ARP.HandlerCrashes,
+		"ipv4": st.IPv4.HandlerCrashes, "udp": st.UDP.HandlerCrashes} {
+		if n != 0 {
 			t.Errorf("%s layer crashed %d times on hostile input", layer, n)
 		}
 	}

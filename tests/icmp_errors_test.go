@@ -75,11 +75,11 @@ func TestReassemblyTimeExceeded(t *testing.T) {
 	p.send(p.packet(ipv4.ProtocolUDP, 0x1111, 0, true, p.dstI, make([]byte, 64)))
 	p.send(p.packet(ipv4.ProtocolUDP, 0x2222, 64, true, p.dstI, make([]byte, 64)))
 	eventually(t, 2*time.Second, "both fragments held", func() bool {
-		return s.Stats().Layers["ipv4"].Events["fragments received"] == 2
+		return s.Stats().IPv4.FragmentsReceived == 2
 	})
 	clock.Advance(29 * time.Second)
 	time.Sleep(20 * time.Millisecond)
-	if got := s.Stats().Layers["ipv4"].Dropped["reassembly: incomplete datagram timed out"]; got != 0 {
+	if got := s.Stats().IPv4.ReassemblyTimedOut; got != 0 {
 		t.Fatalf("%d datagrams timed out before 30 s", got)
 	}
 	clock.Advance(2 * time.Second)
@@ -87,9 +87,9 @@ func TestReassemblyTimeExceeded(t *testing.T) {
 		t.Fatal("no time exceeded for the datagram whose first fragment came")
 	}
 	eventually(t, 2*time.Second, "both timeouts counted", func() bool {
-		return s.Stats().Layers["ipv4"].Dropped["reassembly: incomplete datagram timed out"] == 2
+		return s.Stats().IPv4.ReassemblyTimedOut == 2
 	})
-	if got := s.Stats().Layers["icmpv4"].Events["time exceeded sent"]; got != 1 {
+	if got := s.Stats().ICMPv4.TimeExceededSent; got != 1 {
 		t.Errorf("%d time exceeded sent, want 1 (none for the datagram without its first fragment)", got)
 	}
 }
@@ -111,10 +111,10 @@ func TestProtocolUnreachable(t *testing.T) {
 	p.send(p.packet(ipv4.ProtocolUDP, 0x5555, 0, false, bcast, udpToClosed))
 	eventually(t, 2*time.Second, "the broadcasts handled", func() bool {
 		st := s.Stats()
-		return st.Layers["ipv4"].Dropped["unknown protocol"] == 2 && st.Layers["udp"].Dropped["broadcast to a closed port"] == 1
+		return st.IPv4.UnknownProtocol == 2 && st.UDP.BroadcastNoPort == 1
 	})
-	st := s.Stats().Layers["icmpv4"]
-	if st.Events["destination unreachable sent"] != 1 || st.Events["errors not sent (RFC 1122 3.2.2)"] != 1 {
-		t.Errorf("icmp events %v: want one unreachable sent and one withheld", st.Events)
+	st := s.Stats().ICMPv4
+	if st.UnreachableSent != 1 || st.ErrorsSuppressed != 1 {
+		t.Errorf("icmp events %+v: want one unreachable sent and one withheld", st)
 	}
 }

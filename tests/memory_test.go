@@ -21,18 +21,18 @@ func TestMemoryPingBothWays(t *testing.T) {
 	// A stack counts a reply once its send returned, which may be after
 	// the reply arrived: wait for the counts.
 	eventually(t, 2*time.Second, "50 replies counted on each side", func() bool {
-		return a.Stats().Layers["icmpv4"].Events["echo replies sent"] == 50 &&
-			b.Stats().Layers["icmpv4"].Events["echo replies sent"] == 50
+		return a.Stats().ICMPv4.EchoRepliesSent == 50 &&
+			b.Stats().ICMPv4.EchoRepliesSent == 50
 	})
 	sa, sb := a.Stats(), b.Stats()
-	if got := sb.Layers["icmpv4"].Events["echo replies sent"]; got != 50 {
+	if got := sb.ICMPv4.EchoRepliesSent; got != 50 {
 		t.Errorf("b sent %d echo replies, want 50", got)
 	}
-	if got := sa.Layers["icmpv4"].Events["echo replies sent"]; got != 50 {
+	if got := sa.ICMPv4.EchoRepliesSent; got != 50 {
 		t.Errorf("a sent %d echo replies, want 50", got)
 	}
 	// One resolution each way is enough: later pings use the cache.
-	if got := sa.Layers["arp"].Events["requests sent"]; got != 1 {
+	if got := sa.ARP.RequestsSent; got != 1 {
 		t.Errorf("a sent %d ARP requests, want 1", got)
 	}
 }
@@ -58,7 +58,7 @@ func TestMemoryPingWithLossAndReordering(t *testing.T) {
 	if ok < n*65/100 || ok == n {
 		t.Fatalf("%d of %d pings answered; want roughly 81%% with 10%% loss each way", ok, n)
 	}
-	if b.Stats().Layers["icmpv4"].Events["echo replies sent"] < uint64(ok) {
+	if b.Stats().ICMPv4.EchoRepliesSent < uint64(ok) {
 		t.Errorf("b replied less often than a received replies")
 	}
 }

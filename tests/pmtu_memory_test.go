@@ -129,8 +129,8 @@ func TestPathMTU(t *testing.T) {
 	p.send(p.fragNeeded(1000, other, p.ip, true, 5555, 9))
 	p.send(p.fragNeeded(1000, p.dstI, p.ip, false, 5555, 9))
 	eventually(t, 2*time.Second, "the bad reports counted", func() bool {
-		d := stack.Stats().Layers["icmpv4"].Dropped
-		return d["error: quotes a datagram not from us"] == 1 && d["error: bad quoted datagram"] == 1
+		d := stack.Stats().ICMPv4
+		return d.ErrorNotOurs == 1 && d.ErrorBadQuote == 1
 	})
 	if got := stack.PathMTU(p.ip); got != 1500 {
 		t.Fatalf("PathMTU after forged reports = %d", got)
@@ -155,7 +155,7 @@ func TestPathMTU(t *testing.T) {
 	if _, _, err := c.ReadFrom(make([]byte, 10)); err == nil || !isTimeout(err) {
 		t.Fatalf("socket read after frag-needed: %v", err)
 	}
-	if got := stack.Stats().Layers["ipv4"].Events["path MTU lowered"]; got != 2 {
+	if got := stack.Stats().IPv4.PathMTULowered; got != 2 {
 		t.Errorf("path MTU lowered %d times, want 2", got)
 	}
 }

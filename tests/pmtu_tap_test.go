@@ -66,7 +66,7 @@ func TestTapPathMTU(t *testing.T) {
 		t.Fatalf("1 MiB TCP echo across the 1280-byte link failed: %v\n%s\nactnet counters:\n%s", err, out, printed)
 	}
 	printed := stopAndCounters(t, stack)
-	if n := counter(t, printed, "ipv4", "path MTU lowered"); n == 0 {
+	if n := printedStats(t, printed).IPv4.PathMTULowered; n == 0 {
 		t.Errorf("the path MTU was never lowered:\n%s", printed)
 	}
 }

@@ -53,9 +53,9 @@ func TestTCPDialFailsOnICMPPortUnreachable(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the dial took %v to fail", d)
 	}
-	st := s.Stats().Layers["tcp"]
-	if st.Dropped["ICMP error quoting no data in flight"] != 1 || st.Events["ICMP errors applied"] != 1 {
-		t.Errorf("forged and real errors not told apart: %+v %+v", st.Dropped, st.Events)
+	st := s.Stats().TCP
+	if st.ControlErrorsIgnored != 1 || st.ControlErrors != 1 {
+		t.Errorf("forged and real errors not told apart: %+v", st)
 	}
 }
 

@@ -118,7 +118,7 @@ func TestTCPDialClosedPortIsRefused(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("refusal took %v; it should be immediate", d)
 	}
-	if got := b.Stats().Layers["tcp"].Dropped["closed port (reset sent)"]; got != 1 {
+	if got := b.Stats().TCP.ClosedPort; got != 1 {
 		t.Errorf("closed-port count %d, want 1", got)
 	}
 }

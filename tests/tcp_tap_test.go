@@ -91,7 +91,7 @@ func TestTapTCP(t *testing.T) {
 		t.Fatalf("actnet exited %d; stderr:\n%s", code, stack.stderr.String())
 	}
 	out := stack.stdout.String()
-	if !strings.Contains(out, "1 app actor crashes") {
+	if printedStats(t, out).TCP.AppCrashes != 1 {
 		t.Errorf("the crash was not counted:\n%s", out)
 	}
 }

@@ -84,11 +84,11 @@ func TestUDPEchoSizes(t *testing.T) {
 	// b counts a datagram sent once its send returned, which may be after
 	// the reply reached a: wait for the count rather than read it once.
 	eventually(t, 2*time.Second, "b's udp counters to reach 7 and 7", func() bool {
-		st := b.Stats().Layers["udp"]
-		return st.Received == 7 && st.Sent == 7
+		st := b.Stats().UDP
+		return st.PacketsReceived == 7 && st.PacketsSent == 7
 	})
-	if st := b.Stats().Layers["udp"]; st.Received != 7 || st.Sent != 7 {
-		t.Errorf("b's udp counters: %d received, %d sent; want 7 and 7", st.Received, st.Sent)
+	if st := b.Stats().UDP; st.PacketsReceived != 7 || st.PacketsSent != 7 {
+		t.Errorf("b's udp counters: %d received, %d sent; want 7 and 7", st.PacketsReceived, st.PacketsSent)
 	}
 }
 
@@ -150,10 +150,9 @@ func TestUDPEchoWithLoss(t *testing.T) {
 	// times out (30 s at most), then is counted.
 	clock.Advance(31 * time.Second)
 	eventually(t, 5*time.Second, "the incomplete datagrams to time out", func() bool {
-		return b.Stats().Layers["ipv4"].Dropped["reassembly: incomplete datagram timed out"] > 0
+		return b.Stats().IPv4.ReassemblyTimedOut > 0
 	})
-	st := b.Stats().Layers["ipv4"]
-	timedOut := st.Dropped["reassembly: incomplete datagram timed out"]
+	timedOut := b.Stats().IPv4.ReassemblyTimedOut
 	// A duplicate fragment arriving after its datagram completed starts
 	// a new one that never completes, so duplicates count too.
 	if limit := uint64(n-ok) + da.FaultStats().Duplicated; timedOut > limit {
@@ -189,10 +188,10 @@ func TestUDPPortUnreachable(t *testing.T) {
 	if _, err := c.Read(make([]byte, 100)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("second read: %v, want a deadline error", err)
 	}
-	if got := b.Stats().Layers["udp"].Dropped["no socket (port unreachable)"]; got != 1 {
+	if got := b.Stats().UDP.NoPort; got != 1 {
 		t.Errorf("b counted %d datagrams to closed ports, want 1", got)
 	}
-	if got := b.Stats().Layers["icmpv4"].Events["destination unreachable sent"]; got != 1 {
+	if got := b.Stats().ICMPv4.UnreachableSent; got != 1 {
 		t.Errorf("b sent %d destination unreachable, want 1", got)
 	}
 
@@ -205,7 +204,7 @@ func TestUDPPortUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, "the second error", func() bool {
-		return a.Stats().Layers["udp"].Events["ICMP errors ignored"] == 1
+		return a.Stats().UDP.ErrorsIgnored == 1
 	})
 	u.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, _, err := u.ReadFrom(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -296,7 +295,7 @@ func TestUDPBroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, "the broadcast dropped at b", func() bool {
-		return b.Stats().Layers["udp"].Dropped["broadcast not enabled on socket"] == 1
+		return b.Stats().UDP.BroadcastNotEnabled == 1
 	})
 	rx.SetBroadcast(true)
 	for _, dst := range []netip.AddrPort{bcast, netip.MustParseAddrPort("255.255.255.255:6000")} {
@@ -338,10 +337,10 @@ func TestUDPReceiveQueueBounded(t *testing.T) {
 	}
 
 	eventually(t, 3*time.Second, "the overflow counted", func() bool {
-		st := b.Stats().Layers["udp"]
-		return st.Received == 200 && st.Dropped["receive queue full"] > 0
+		st := b.Stats().UDP
+		return st.PacketsReceived == 200 && st.QueueFull > 0
 	})
-	dropped := b.Stats().Layers["udp"].Dropped["receive queue full"]
+	dropped := b.Stats().UDP.QueueFull
 	read := 0
 	buf := make([]byte, 2000)
 	for {
@@ -382,7 +381,7 @@ func TestUDPLargeFirstDatagram(t *testing.T) {
 	if err != nil || !bytes.Equal(buf[:n], want) {
 		t.Fatalf("first datagram: %d bytes, %v", n, err)
 	}
-	if got := a.Stats().Layers["arp"].Dropped["out: resolution queue full"]; got != 0 {
+	if got := a.Stats().ARP.QueueFull; got != 0 {
 		t.Errorf("%d fragments pushed out of the ARP queue", got)
 	}
 }
@@ -413,7 +412,7 @@ func TestUDPToSelf(t *testing.T) {
 			t.Fatalf("%d bytes to self: got %d from %v, %v", size, n, from, err)
 		}
 	}
-	if got := a.Stats().Layers["ipv4"].Events["datagrams fragmented"]; got != 0 {
+	if got := a.Stats().IPv4.Fragmented; got != 0 {
 		t.Errorf("%d datagrams fragmented for loopback traffic", got)
 	}
 }

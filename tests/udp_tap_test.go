@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/actnet/actnet"
 )
 
 const tapStackMAC = "02:ac:7e:00:00:02"
@@ -41,26 +44,38 @@ func stopAndCounters(t *testing.T, stack *process) string {
 	return stack.stdout.String()
 }
 
-// counter reads "N dropped: reason" or "N event" from printed counters of
-// one layer; a counter not printed is zero.
-func counter(t *testing.T, printed, layer, line string) uint64 {
+// printedStats reads the counters `actnet serve` printed (Stats.String)
+// back into a Stats, by the names Values gives each field, so tests of the
+// command read fields as in-process tests do; a counter not printed is
+// zero, a printed line that names no counter fails the test.
+func printedStats(t *testing.T, printed string) actnet.Stats {
 	t.Helper()
-	sections := regexp.MustCompile(`(?m)^(\S+):$`).FindAllStringSubmatchIndex(printed, -1)
-	for i, s := range sections {
-		if printed[s[2]:s[3]] != layer {
+	var st actnet.Stats
+	type key struct{ layer, name string }
+	fields := make(map[key]string)
+	for _, v := range st.Values() {
+		fields[key{v.Layer, v.Name}] = v.Field
+	}
+	layers := make(map[string]reflect.Value)
+	sv := reflect.ValueOf(&st.Snapshot).Elem()
+	for i := range sv.NumField() {
+		layers[sv.Type().Field(i).Tag.Get("layer")] = sv.Field(i)
+	}
+	layer := ""
+	for _, line := range strings.Split(strings.TrimSpace(printed), "\n") {
+		if name, ok := strings.CutSuffix(line, ":"); ok && !strings.HasPrefix(line, " ") {
+			layer = name
 			continue
 		}
-		end := len(printed)
-		if i+1 < len(sections) {
-			end = sections[i+1][0]
+		n, name, _ := strings.Cut(strings.TrimSpace(line), " ")
+		v, err := strconv.ParseUint(n, 10, 64)
+		f, ok := fields[key{layer, name}]
+		if err != nil || !ok {
+			t.Fatalf("printed counter line %q in layer %q names no counter", line, layer)
 		}
-		re := regexp.MustCompile(`(?m)^\s+(\d+) ` + regexp.QuoteMeta(line) + `$`)
-		if m := re.FindStringSubmatch(printed[s[1]:end]); m != nil {
-			v, _ := strconv.ParseUint(m[1], 10, 64)
-			return v
-		}
+		layers[layer].FieldByName(f).SetUint(v)
 	}
-	return 0 // zero counters are not printed
+	return st
 }
 
 // TestTapPingLarge: Linux's ping -s 6000 needs reassembly in and
@@ -72,11 +87,11 @@ func TestTapPingLarge(t *testing.T) {
 	if !strings.Contains(out, "20 received") || !strings.Contains(out, " 0% packet loss") {
 		t.Fatalf("ping -s 6000 lost packets:\n%s", out)
 	}
-	printed := stopAndCounters(t, stack)
-	if n := counter(t, printed, "ipv4", "datagrams reassembled"); n < 20 {
+	st := printedStats(t, stopAndCounters(t, stack))
+	if n := st.IPv4.Reassembled; n < 20 {
 		t.Errorf("%d datagrams reassembled, want at least 20", n)
 	}
-	if n := counter(t, printed, "ipv4", "datagrams fragmented"); n < 20 {
+	if n := st.IPv4.Fragmented; n < 20 {
 		t.Errorf("%d datagrams fragmented, want at least 20", n)
 	}
 }
@@ -112,7 +127,7 @@ func TestTapUDPEcho(t *testing.T) {
 		t.Fatalf("%d of %d sizes echoed:\n%s", got, len(sizes), out)
 	}
 	printed := stopAndCounters(t, stack)
-	if n := counter(t, printed, "udp", "dropped: bad checksum"); n != 0 {
+	if n := printedStats(t, printed).UDP.BadChecksum; n != 0 {
 		t.Errorf("%d bad checksums", n)
 	}
 }
@@ -143,7 +158,7 @@ func TestTapUDPClosedPort(t *testing.T) {
 		t.Fatalf("closed port: %v\n%s", err, out)
 	}
 	printed := stopAndCounters(t, stack)
-	if n := counter(t, printed, "icmpv4", "destination unreachable sent"); n != 1 {
+	if n := printedStats(t, printed).ICMPv4.UnreachableSent; n != 1 {
 		t.Errorf("%d destination unreachable sent, want 1", n)
 	}
 }
@@ -249,12 +264,12 @@ func TestTapFragmentFlood(t *testing.T) {
 	if !strings.Contains(ping, "3 received") {
 		t.Fatalf("3000-byte ping after the flood:\n%s", ping)
 	}
-	printed := stopAndCounters(t, stack)
-	frags := counter(t, printed, "ipv4", "fragments received")
-	evicted := counter(t, printed, "ipv4", "dropped: reassembly: incomplete datagram evicted")
-	overlap := counter(t, printed, "ipv4", "dropped: fragment: overlap")
-	tooLong := counter(t, printed, "ipv4", "dropped: fragment: past 65535 bytes")
-	ring := counter(t, printed, "link", "dropped: ingress ring full")
+	st := printedStats(t, stopAndCounters(t, stack))
+	frags := st.IPv4.FragmentsReceived
+	evicted := st.IPv4.ReassemblyEvicted
+	overlap := st.IPv4.FragOverlap
+	tooLong := st.IPv4.FragTooLong
+	ring := st.Link.RingFull
 	t.Logf("fragments received %d, evicted %d, overlap %d, past 65535 %d, ring full %d", frags, evicted, overlap, tooLong, ring)
 	// The kernel's tap queue may drop a few frames of the burst before
 	// actnet sees them; nearly all must have been read and accounted.

@@ -34,6 +34,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		cc      = fs.String("tcp-cc", "cubic", "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)")
 		noSACK  = fs.Bool("tcp-no-sack", false, "turn selective acknowledgments (RFC 2018/6675) off")
 		noTS    = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
+		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
@@ -83,8 +84,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return bad("--mac %q is not a unicast Ethernet address", *macText)
 		}
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
-		Level(level.l).With().Timestamp().Logger()
+	log := actnet.DefaultLogger(stderr).Level(level.l)
 
 	var dev device.Device
 	dev, err := openTap(*tap, *mtu, mac)
@@ -136,6 +136,26 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	if *metrics != "" {
+		addr, stopMetrics, err := serveMetrics(*metrics, stack.Stats, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "actnet serve: --metrics: %v\n", err)
+			stopApps()
+			stack.Close()
+			return 1
+		}
+		defer stopMetrics()
+		log.Info().Str("addr", addr.String()).Msg("serving metrics at /metrics")
+	}
+	// SIGUSR1 prints the counters while the stack runs, as the exit does.
+	usr1 := make(chan os.Signal, 1)
+	if len(statsSignals) > 0 { // Notify with no signals would relay them all
+		signal.Notify(usr1, statsSignals...)
+	}
+	usr1Done := make(chan struct{})
+	defer func() { signal.Stop(usr1); close(usr1Done) }()
+	go printStatsOn(usr1, usr1Done, stderr, stack.Stats)
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	code := 0

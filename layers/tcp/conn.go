@@ -269,6 +269,12 @@ type Stats struct {
 	TailLossProbes          uint64 // probes sent when the ACKs stopped (RFC 8985 §7)
 	TailLossRepairs         uint64 // probes that repaired a loss (cwnd reduced)
 	OutOfWindowACKsLimited  uint64 // bare out-of-window segments left unanswered (rate limit)
+	// FailedAttempts counts a handshake that ended in CLOSED (from
+	// SYN-SENT or SYN-RECEIVED), ResetsReceived a reset that closed an
+	// ESTABLISHED or CLOSE-WAIT connection: Linux's AttemptFails and
+	// EstabResets (RFC 1213's tcpAttemptFails and tcpEstabResets).
+	FailedAttempts uint64
+	ResetsReceived uint64
 }
 
 // newConn builds a control block in CLOSED with cfg defaulted.
@@ -446,6 +452,14 @@ func (c *Conn) Available() int {
 // On an abnormal close the queues are flushed (RFC 9293 §3.10.7.4, reset
 // handling); after an orderly one unread data stays readable.
 func (c *Conn) enterClosed(err error) {
+	switch c.state {
+	case StateSynSent, StateSynReceived:
+		c.stats.FailedAttempts++
+	case StateEstablished, StateCloseWait:
+		if err == ErrReset {
+			c.stats.ResetsReceived++
+		}
+	}
 	c.state = StateClosed
 	c.err = err
 	c.events |= EventClosed

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet"
+)
+
+// statsCollector exports a stack's counters to Prometheus. Each counter
+// becomes one metric, actnet_<layer>_<its netstat name in snake case>_total
+// (actnet_tcp_active_connection_openings_total), whose help text is the
+// netstat name; Stats is read once per scrape.
+type statsCollector struct {
+	stats func() actnet.Stats
+	descs []*prometheus.Desc // in the order of Stats.Values
+}
+
+func newStatsCollector(stats func() actnet.Stats) *statsCollector {
+	c := &statsCollector{stats: stats}
+	for _, v := range stats().Values() {
+		help := v.Name
+		if v.Drop {
+			help += " (a drop counter)"
+		}
+		c.descs = append(c.descs, prometheus.NewDesc(metricName(v), help, nil, nil))
+	}
+	return c
+}
+
+// metricName is the Prometheus name of one counter: the netstat name's
+// letters and digits, lower case, every other run of characters one "_".
+func metricName(v actnet.Stat) string {
+	words := strings.FieldsFunc(strings.ToLower(v.Name), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	})
+	return "actnet_" + v.Layer + "_" + strings.Join(words, "_") + "_total"
+}
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, v := range c.stats().Values() {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v.Value))
+	}
+}
+
+// metricsHandler serves the stack's counters, and the Go runtime's and the
+// process's metrics, in the Prometheus text format.
+func metricsHandler(stats func() actnet.Stats) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newStatsCollector(stats),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// serveMetrics listens on addr on the host's own network (not the stack's:
+// a scraper reaches it like any other exporter, whatever the stack is
+// doing) and serves /metrics until stop is called. It returns the address
+// it listens on, which tells a caller the port when addr asked for port 0.
+func serveMetrics(addr string, stats func() actnet.Stats, log zerolog.Logger) (bound net.Addr, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler(stats))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	return ln.Addr(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// printStatsOn prints the counters to w, in the format of the print at
+// exit, each time a signal arrives on sig, until done is closed.
+func printStatsOn(sig <-chan os.Signal, done <-chan struct{}, w io.Writer, stats func() actnet.Stats) {
+	for {
+		select {
+		case <-sig:
+			fmt.Fprint(w, stats().String())
+		case <-done:
+			return
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/actnet/actnet"
+	"github.com/actnet/actnet/device"
+)
+
+// memoryStacks starts two stacks on a memory link and makes one ping the
+// other, so the counters have something to show.
+func memoryStacks(t *testing.T) (a, b *actnet.Stack) {
+	t.Helper()
+	da, db := device.NewMemoryPair(device.MemoryConfig{})
+	quiet := actnet.DefaultLogger(io.Discard)
+	a, err := actnet.New(actnet.Config{Device: da, IPv4: netip.MustParsePrefix("10.0.0.1/24"), Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err = actnet.New(actnet.Config{Device: db, IPv4: netip.MustParsePrefix("10.0.0.2/24"), Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.Ping(ctx, b.Addr(), 56); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+// The collector exports every counter under a unique, valid name (the
+// registry refuses duplicates and bad names), with the netstat name as
+// help text and the value Stats reads.
+func TestMetricsHandler(t *testing.T) {
+	a, _ := memoryStacks(t)
+	srv := httptest.NewServer(metricsHandler(a.Stats))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d:\n%s", resp.StatusCode, body)
+	}
+	text := string(body)
+	st := a.Stats()
+	if st.ARP.RequestsSent != 1 || st.ICMPv4.MessagesReceived != 1 {
+		t.Fatalf("after one ping: arp %+v icmp %+v", st.ARP, st.ICMPv4)
+	}
+	for _, want := range []string{
+		"# HELP actnet_tcp_active_connection_openings_total active connection openings\n",
+		"# TYPE actnet_tcp_active_connection_openings_total counter\n",
+		"actnet_tcp_active_connection_openings_total 0\n",
+		"actnet_arp_requests_sent_total 1\n",
+		"actnet_icmpv4_icmp_messages_received_total 1\n",
+		"# HELP actnet_ipv4_with_invalid_headers_bad_checksum_total with invalid headers: bad checksum (a drop counter)\n",
+		"go_goroutines ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if n, want := strings.Count(text, "\nactnet_"), len(st.Values()); n != want {
+		t.Errorf("/metrics has %d actnet samples, Stats has %d counters", n, want)
+	}
+}
+
+func TestMetricName(t *testing.T) {
+	for _, c := range []struct {
+		stat actnet.Stat
+		want string
+	}{
+		{actnet.Stat{Layer: "tcp", Name: "active connection openings"}, "actnet_tcp_active_connection_openings_total"},
+		{actnet.Stat{Layer: "icmpv4", Name: "source quenches ignored (RFC 6633)"}, "actnet_icmpv4_source_quenches_ignored_rfc_6633_total"},
+		{actnet.Stat{Layer: "tcp", Name: "SYNs to LISTEN sockets dropped: backlog full"}, "actnet_tcp_syns_to_listen_sockets_dropped_backlog_full_total"},
+	} {
+		if got := metricName(c.stat); got != c.want {
+			t.Errorf("metricName(%q) = %q, want %q", c.stat.Name, got, c.want)
+		}
+	}
+}
+
+// serveMetrics listens on the host's network and serves /metrics there.
+func TestServeMetrics(t *testing.T) {
+	a, _ := memoryStacks(t)
+	addr, stop, err := serveMetrics("127.0.0.1:0", a.Stats, actnet.DefaultLogger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "actnet_arp_requests_sent_total 1\n") {
+		t.Errorf("/metrics:\n%s", body)
+	}
+	if _, _, err := serveMetrics("127.0.0.1:-1", a.Stats, actnet.DefaultLogger(io.Discard)); err == nil {
+		t.Error("a bad --metrics address was accepted")
+	}
+}
+
+// writes hands each Write to a channel, so a test waits for a print
+// instead of sleeping.
+type writes chan string
+
+func (w writes) Write(p []byte) (int, error) { w <- string(p); return len(p), nil }
+
+// Each signal prints the counters once, as the exit print does.
+func TestPrintStatsOnSignal(t *testing.T) {
+	a, _ := memoryStacks(t)
+	// A fixed snapshot: the stacks' ARP announcements go on meanwhile.
+	st := a.Stats()
+	stats := func() actnet.Stats { return st }
+	sig, done, out := make(chan os.Signal), make(chan struct{}), make(writes, 1)
+	finished := make(chan struct{})
+	go func() { printStatsOn(sig, done, out, stats); close(finished) }()
+	for range 2 {
+		sig <- syscall.SIGUSR1
+		select {
+		case got := <-out:
+			if want := st.String(); got != want || !strings.Contains(got, "icmpv4:\n    1 ICMP messages received\n") {
+				t.Errorf("printed:\n%s\nwant:\n%s", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing printed after the signal")
+		}
+	}
+	close(done)
+	<-finished
+}
