@@ -101,15 +101,23 @@ func (TimestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 }
 
 // Close stops every actor of the stack and closes its device. It returns
-// once all of the stack's goroutines have ended. Calling it again is a
-// no-op.
+// once all of the stack's goroutines have ended. Calls blocked on the
+// stack (Accept, Read, Dial, ...) return, and later ones fail at once,
+// with an error that errors.Is net.ErrClosed. Calling it again is a no-op.
 func (s *Stack) Close() error { return s.run.Close() }
+
+// ErrStackFailed is what calls on a failed stack report (Failed): every
+// request to it, and every call blocked on it, returns an error that
+// errors.Is ErrStackFailed, with the layer's failure in its text. Calls on
+// a closed stack report net.ErrClosed instead, as net's do after Close.
+var ErrStackFailed = actors.ErrStackFailed
 
 // Failed is closed if a layer of the stack fails beyond its crash budget;
 // Err then says why. A failed stack should be closed.
 func (s *Stack) Failed() <-chan struct{} { return s.run.Failed() }
 
-// Err reports why the stack failed, or nil.
+// Err reports why the stack failed (an error that errors.Is
+// ErrStackFailed), or nil.
 func (s *Stack) Err() error { return s.run.Err() }
 
 // Addr is the stack's IPv4 address.

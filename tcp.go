@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -56,30 +59,67 @@ const (
 // actor does not know, most often a command sent by value.
 var ErrNotACommand = mailbox.ErrNotACommand
 
+// tcpErrno is a TCP error that also matches the errno Go's net package
+// reports for it on Linux, so that code written against the net package's
+// errors (errors.Is(err, syscall.ECONNREFUSED)) works on actnet, while
+// errors.Is with actnet's own sentinels keeps working too.
+type tcpErrno struct {
+	err   error
+	errno syscall.Errno
+}
+
+func (e *tcpErrno) Error() string   { return e.err.Error() }
+func (e *tcpErrno) Unwrap() []error { return []error{e.err, e.errno} }
+
+// Timeout and Temporary keep net.Error's answers (net.OpError asks its Err).
+func (e *tcpErrno) Timeout() bool   { return e.errno.Timeout() }
+func (e *tcpErrno) Temporary() bool { return e.errno.Temporary() }
+
+// tcpErrnos maps the connection errors to the errnos of RFC 9293's events
+// as Linux reports them: a RST answering a SYN is ECONNREFUSED, one on a
+// synchronized connection ECONNRESET (§3.10.7.3), and the user timeout or
+// exhausted retransmissions ETIMEDOUT (§3.8.3); a local abort is
+// ECONNABORTED.
+var tcpErrnos = map[error]syscall.Errno{
+	tcp.ErrRefused:  syscall.ECONNREFUSED,
+	tcp.ErrReset:    syscall.ECONNRESET,
+	tcp.ErrTimedOut: syscall.ETIMEDOUT,
+	tcp.ErrAborted:  syscall.ECONNABORTED,
+}
+
+// errnoError wraps the TCP connection errors that have an errno; others
+// pass through unchanged.
+func errnoError(err error) error {
+	if errno, ok := tcpErrnos[err]; ok {
+		return &tcpErrno{err: err, errno: errno}
+	}
+	return err
+}
+
 // TCPConfig tunes TCP connections; the zero value has the defaults
 // documented on tcp.Config.
 type TCPConfig = tcp.Config
 
 // Listener is a listening TCP port; it satisfies net.Listener.
 type Listener struct {
-	stack  *Stack
-	addr   netip.AddrPort
-	queue  *actors.AcceptQueue
-	closed chan struct{}
-	once   bool
+	stack     *Stack
+	addr      netip.AddrPort
+	queue     *actors.AcceptQueue
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // ListenTCP listens on laddr. Its address must be the stack's own or
-// unspecified; port 0 is refused (there is no ephemeral listening yet).
+// unspecified; port 0 picks a free ephemeral port, which Addr reports.
 func (s *Stack) ListenTCP(laddr netip.AddrPort) (*Listener, error) {
 	if err := s.checkLocal(laddr.Addr()); err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: net.TCPAddrFromAddrPort(laddr), Err: err}
 	}
-	q, err := s.run.Listen(laddr.Port(), 0, s.tcpConfig)
+	q, port, err := s.run.Listen(laddr.Port(), 0, s.tcpConfig)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: net.TCPAddrFromAddrPort(laddr), Err: err}
 	}
-	return &Listener{stack: s, addr: netip.AddrPortFrom(s.Addr(), laddr.Port()), queue: q, closed: make(chan struct{})}, nil
+	return &Listener{stack: s, addr: netip.AddrPortFrom(s.Addr(), port), queue: q, closed: make(chan struct{})}, nil
 }
 
 // Listen is ListenTCP with net.Listen's arguments: network "tcp" or
@@ -137,21 +177,25 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 		case <-l.queue.Ready():
 		case <-l.closed:
 			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: net.ErrClosed}
-		case <-l.stack.run.Failed():
-			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: l.stack.Err()}
+		case <-l.stack.run.Down():
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: l.stack.run.DownErr()}
 		}
 	}
 }
 
 // Close stops listening; connections not yet accepted are reset.
+// Closing again returns net.ErrClosed, from any goroutine.
 func (l *Listener) Close() error {
-	if l.once {
+	first := false
+	l.closeOnce.Do(func() {
+		first = true
+		close(l.closed)
+		l.stack.run.Unlisten(l.addr.Port())
+		l.queue.Close()
+	})
+	if !first {
 		return &net.OpError{Op: "close", Net: "tcp", Addr: l.Addr(), Err: net.ErrClosed}
 	}
-	l.once = true
-	close(l.closed)
-	l.stack.run.Unlisten(l.addr.Port())
-	l.queue.Close()
 	return nil
 }
 
@@ -161,7 +205,10 @@ func (l *Listener) Addr() net.Addr { return net.TCPAddrFromAddrPort(l.addr) }
 // DialTCP opens a connection to raddr from an ephemeral port.
 func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error) {
 	opErr := func(err error) error {
-		return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(raddr), Err: err}
+		return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(raddr), Err: errnoError(err)}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opErr(err)
 	}
 	sock, err := s.run.Dial(netip.AddrPort{}, raddr, s.tcpConfig)
 	if err != nil {
@@ -175,7 +222,13 @@ func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error
 		if err == nil {
 			err = ErrAborted
 		}
+		if derr := s.run.DownErr(); derr != nil {
+			err = derr // stopped with the stack, not by the peer
+		}
 		return nil, opErr(err)
+	case <-s.run.Down():
+		sock.Close(true)
+		return nil, opErr(s.run.DownErr())
 	case <-ctx.Done():
 		sock.Close(true)
 		return nil, opErr(ctx.Err())
@@ -207,7 +260,8 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 	return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
 }
 
-// Serve listens on port and spawns an app actor from props for each
+// Serve listens on port (0 picks a free ephemeral port: see Service.Port)
+// and spawns an app actor from props for each
 // connection, under supervision: an app that panics has its own connection
 // reset, and the service goes on. The app receives Connected, Received,
 // PeerClosed and Closed, and sends Write, CloseWrite, Close and Abort to the
@@ -215,7 +269,7 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 func (s *Stack) Serve(port uint16, props *actor.Props) (*Service, error) {
 	svc, err := s.run.Serve(port, props, s.tcpConfig)
 	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: "tcp", Err: err}
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.Addr(), port)), Err: err}
 	}
 	return svc, nil
 }
@@ -240,13 +294,13 @@ func (c *Conn) opError(op string, err error) error {
 	if errors.Is(err, actors.ErrSocketClosed) {
 		err = net.ErrClosed
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errnoError(err)}
 }
 
 // Read reads data; io.EOF after the peer's FIN.
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.sock.Read(p, c.readDeadline.wait())
-	if err != nil && n == 0 && err.Error() != "EOF" {
+	if err != nil && n == 0 && err != io.EOF { // io.EOF unwrapped, as io.Reader requires
 		return 0, c.opError("read", err)
 	}
 	return n, err

@@ -87,7 +87,7 @@ func timeout(d time.Duration) <-chan struct{} {
 // same stacks carries on untouched.
 func TestConnectionActorCrashIsIsolated(t *testing.T) {
 	a, b := startPair(t)
-	q, err := b.Listen(7, 0, tcp.Config{})
+	q, _, err := b.Listen(7, 0, tcp.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

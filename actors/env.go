@@ -61,6 +61,7 @@ type Env struct {
 	linkSent, linkErrors *mailbox.Counter
 	ethernetSent         *mailbox.Counter
 	pings                pingWaiters
+	life                 lifecycle
 }
 
 // PIDs are the addresses of the stack's actors.

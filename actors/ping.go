@@ -67,6 +67,9 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	if size < 0 || icmpv4.HeaderLen+size > MaxPayload {
 		return 0, ErrTooBig
 	}
+	if err := r.Env.life.err(); err != nil {
+		return 0, err
+	}
 	seq, ch := r.Env.pings.register()
 	defer r.Env.pings.forget(seq)
 	buf := r.Output.Buffer(icmpv4.HeaderLen + size)
@@ -80,10 +83,9 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	if err := r.Output.Send(buf, n, IPv4Send{Dst: dst, Protocol: ipv4.ProtocolICMP}); err != nil {
 		return 0, err
 	}
-	select {
-	case at := <-ch:
-		return at.Sub(sent), nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	at, err := await(&r.Env.life, ctx, ch)
+	if err != nil {
+		return 0, err
 	}
+	return at.Sub(sent), nil
 }

@@ -25,6 +25,7 @@ import (
 // principle 5).
 type Socket struct {
 	root  *actor.RootContext
+	life  *lifecycle // the stack's: blocked calls end when it goes down
 	Local netip.AddrPort
 	// Remote is the peer's address and port.
 	Remote netip.AddrPort
@@ -81,9 +82,10 @@ var recvChunks = sync.Pool{New: func() any { return new(recvChunk) }}
 // left as it is and a new one started.
 const minFill = 2048
 
-func newSocket(root *actor.RootContext, local, remote netip.AddrPort) *Socket {
+func newSocket(env *Env, local, remote netip.AddrPort) *Socket {
 	return &Socket{
-		root:       root,
+		root:       env.System.Root,
+		life:       &env.life,
 		Local:      local,
 		Remote:     remote,
 		limit:      defaultReadLimit,
@@ -271,6 +273,11 @@ func (s *Socket) Read(p []byte, deadline <-chan struct{}) (int, error) {
 		case eof:
 			return 0, io.EOF
 		case err != nil:
+			return 0, s.stackErr(err)
+		}
+		if err := s.life.err(); err != nil {
+			// The stack went down; the connection actor may never say so
+			// (a failed ipv4 layer leaves it waiting for segments).
 			return 0, err
 		}
 		if len(p) == 0 {
@@ -278,6 +285,7 @@ func (s *Socket) Read(p []byte, deadline <-chan struct{}) (int, error) {
 		}
 		select {
 		case <-s.readNotify:
+		case <-s.life.down:
 		case <-deadline:
 			return 0, os.ErrDeadlineExceeded
 		}
@@ -290,6 +298,9 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.Err(); err != nil {
+		return 0, s.stackErr(err)
+	}
+	if err := s.life.err(); err != nil {
 		return 0, err
 	}
 	if len(p) == 0 {
@@ -312,7 +323,14 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 			return r.n, r.err
 		case <-s.doneCh:
 			return 0, os.ErrDeadlineExceeded
+		case <-s.life.down:
+			return 0, os.ErrDeadlineExceeded
 		}
+	case <-s.life.down:
+		// The actor may be gone with the stack and never answer; the
+		// write's data may or may not have reached the send buffer, and
+		// the stack will send none of it now.
+		return 0, s.life.err()
 	case <-s.doneCh:
 		// The actor answers a pending write before it finishes, so the
 		// answer may already be waiting.
@@ -325,8 +343,19 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 		if err == nil {
 			err = ErrSocketClosed
 		}
-		return 0, err
+		return 0, s.stackErr(err)
 	}
+}
+
+// stackErr prefers the stack's end to errConnGone: a connection actor
+// stopped because its stack closed or failed did not crash.
+func (s *Socket) stackErr(err error) error {
+	if errors.Is(err, errConnGone) {
+		if serr := s.life.err(); serr != nil {
+			return serr
+		}
+	}
+	return err
 }
 
 // CloseWrite shuts the sending direction down.

@@ -35,9 +35,6 @@ type Running struct {
 	system    *actor.ActorSystem
 	closeOnce sync.Once
 	closeErr  error
-	failed    chan struct{}
-	failOnce  sync.Once
-	failure   atomic.Pointer[error]
 }
 
 // wireLayers asks the stack actor to spawn its children.
@@ -103,7 +100,7 @@ func Start(opts Options) (*Running, error) {
 	if mtu < 576 {
 		return nil, fmt.Errorf("actnet: device MTU %d is below IPv4's minimum of 576", mtu)
 	}
-	r := &Running{failed: make(chan struct{})}
+	r := &Running{}
 	slogger := NewSlogLogger(opts.Log.With().Str("lib", "protoactor").Logger())
 	r.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	env := &Env{
@@ -121,11 +118,12 @@ func Start(opts Options) (*Running, error) {
 		Gateway4:   opts.Gateway4,
 	}
 	env.initLink()
+	env.life.init()
 	env.Fatal = r.fail
 	r.Env = env
 	r.Output = NewIPv4Output(env)
 	strategy := supervisor.LayerStrategy(opts.Log, supervisor.DefaultLayerBudget(), func(child *actor.PID, reason any) {
-		r.fail(fmt.Errorf("actnet: layer %s failed: %v", child.Id, reason))
+		r.fail(fmt.Errorf("layer %s: %v", child.Id, reason))
 	})
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &stackActor{env: env, out: r.Output, inFlight: new(atomic.Int64)}
@@ -146,27 +144,21 @@ func Start(opts Options) (*Running, error) {
 }
 
 // Failed is closed when a layer has failed beyond its crash budget.
-func (r *Running) Failed() <-chan struct{} { return r.failed }
+func (r *Running) Failed() <-chan struct{} { return r.Env.life.failed }
 
-// Err returns the failure that closed Failed, or nil.
-func (r *Running) Err() error {
-	if p := r.failure.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+// Err returns the failure that closed Failed, or nil; it errors.Is
+// ErrStackFailed.
+func (r *Running) Err() error { return r.Env.life.failErr() }
 
-func (r *Running) fail(err error) {
-	r.failOnce.Do(func() {
-		r.failure.Store(&err)
-		close(r.failed)
-	})
-}
+func (r *Running) fail(err error) { r.Env.life.fail(err) }
 
 // Close stops every actor and closes the device; it waits until all of the
 // stack's goroutines have ended (the finaliser discipline of mnet's kill).
 func (r *Running) Close() error {
 	r.closeOnce.Do(func() {
+		// First, so that calls waiting for an actor return instead of
+		// waiting for an answer a stopped actor never sends.
+		r.Env.life.close()
 		r.closeErr = r.Env.Device.Close()
 		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
 			r.closeErr = errors.Join(r.closeErr, err)

@@ -13,7 +13,7 @@ import (
 // connection at once (RFC 1122 §4.2.2.13) instead of being lost.
 func TestTimeWaitIsReusedByANewSYN(t *testing.T) {
 	a, b := startPair(t)
-	q, err := b.Listen(80, 0, tcp.Config{})
+	q, _, err := b.Listen(80, 0, tcp.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

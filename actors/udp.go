@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"syscall"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -241,30 +240,32 @@ func (r *Running) OpenUDP(ctx context.Context, local, remote netip.AddrPort) (*U
 	if r.Env.PIDs.UDP == nil {
 		return nil, errors.New("actnet: udp is not running")
 	}
+	life := &r.Env.life
+	if err := life.err(); err != nil {
+		return nil, err
+	}
 	s := newUDPSocket(r.Env, r.Output, remote)
 	reply := make(chan error, 1)
 	r.Env.send(r.Env.PIDs.UDP, &BindUDP{Socket: s, Local: local, Reply: reply})
-	timeout := time.NewTimer(5 * time.Second)
-	defer timeout.Stop()
-	select {
-	case err := <-reply:
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	case <-ctx.Done():
-		// The bind may still complete: free the port when it does.
+	err, waitErr := await(life, ctx, reply)
+	switch {
+	case waitErr != nil && life.err() == nil:
+		// ctx ended; the bind may still complete: free the port when
+		// it does. (A stack that went down frees every port itself.)
 		go func() {
 			select {
 			case err := <-reply:
 				if err == nil {
 					s.Close()
 				}
-			case <-time.After(5 * time.Second):
+			case <-life.down:
 			}
 		}()
-		return nil, ctx.Err()
-	case <-timeout.C:
-		return nil, errors.New("actnet: udp actor did not answer (stack closed?)")
+		return nil, waitErr
+	case waitErr != nil:
+		return nil, waitErr
+	case err != nil:
+		return nil, err
 	}
+	return s, nil
 }

@@ -184,9 +184,16 @@ func (s *UDPSocket) Receive(b []byte, deadline <-chan struct{}) (int, netip.Addr
 			return n, d.from, nil
 		}
 		s.mu.Unlock()
+		if err := s.env.life.err(); err != nil {
+			// The stack went down: nothing will arrive (the udp actor
+			// shuts its sockets when it stops, but a failed ipv4 layer
+			// leaves them open and starved).
+			return 0, netip.AddrPort{}, err
+		}
 		select {
 		case <-s.ready:
 		case <-s.done:
+		case <-s.env.life.down:
 		case <-deadline:
 			return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
 		}
@@ -216,6 +223,9 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 	case closed:
 		return net.ErrClosed
 	case err != nil:
+		return err
+	}
+	if err := s.env.life.err(); err != nil {
 		return err
 	}
 	if !to.IsValid() {

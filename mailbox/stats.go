@@ -168,8 +168,9 @@ type TCP[T Value] struct {
 	TimeWaitReopened T `stat:"connections reopened from TIME-WAIT"`
 
 	// Supervision (DESIGN.md, principle 6).
-	ConnCrashes T `stat:"connection actor crashes"`
-	AppCrashes  T `stat:"app actor crashes"`
+	HandlerCrashes T `drop:"segments dropped: handler crashed"`
+	ConnCrashes    T `stat:"connection actor crashes"`
+	AppCrashes     T `stat:"app actor crashes"`
 
 	// ICMP errors about TCP segments (RFC 5927).
 	ControlErrors        T `stat:"ICMP errors applied"`

@@ -132,10 +132,12 @@ func (s *layerStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor
 		return
 	}
 	s.log.Error().Str("actor", child.Id).Interface("panic", reason).Msg("layer actor keeps failing; stopping the stack")
-	sup.StopChildren(child)
+	// The stack is failed before the layer stops, so that whatever stops
+	// with it (a layer's connection actors) already reports the failure.
 	if s.onFatal != nil {
 		s.onFatal(child, reason)
 	}
+	sup.StopChildren(child)
 }
 
 // OneShotStrategy stops a failing child and never restarts it; onCrash hears

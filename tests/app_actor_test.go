@@ -53,7 +53,7 @@ func serveScript(t *testing.T, s *actnet.Stack, port uint16, script func(a *scri
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	t.Cleanup(svc.Stop)
+	t.Cleanup(func() { svc.Stop() })
 	return events
 }
 

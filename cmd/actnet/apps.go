@@ -49,7 +49,7 @@ func startApps(s *actnet.Stack, specs appList, log zerolog.Logger) (stop func(),
 				stopAll()
 				return nil, fmt.Errorf("--app %s:%d: %w", a.Kind, a.Port, err)
 			}
-			stops = append(stops, svc.Stop)
+			stops = append(stops, func() { svc.Stop() })
 		case otherApps[a.Kind] != nil:
 			stop, err := otherApps[a.Kind](s, a.Port)
 			if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -76,7 +78,79 @@ func (f *prefixFlag) Set(v string) error {
 	if !p.Addr().Is4() {
 		return fmt.Errorf("%s is not an IPv4 address", p.Addr())
 	}
+	if err := checkHostPrefix(p); err != nil {
+		return err
+	}
 	f.p = p
+	return nil
+}
+
+// checkHostPrefix refuses what cannot be a host's address on its link:
+// the unspecified, loopback, multicast and limited broadcast addresses, a
+// /0 link (every address would be a neighbour), and on links of /30 or
+// wider the network and broadcast addresses, whose host part is all zeros
+// or all ones (RFC 1122 §3.2.1.3; a /31 has no such addresses, RFC 3021).
+func checkHostPrefix(p netip.Prefix) error {
+	a := p.Addr()
+	switch {
+	case a.IsUnspecified():
+		return fmt.Errorf("%s is the unspecified address, not a host's", a)
+	case a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("%s is not a unicast address for a link", a)
+	case p.Bits() == 0:
+		return fmt.Errorf("prefix length 0 would put every address on the link; give the link's, e.g. /24")
+	}
+	if p.Bits() > 30 {
+		return nil
+	}
+	network := p.Masked().Addr()
+	b := network.As4()
+	for i := p.Bits(); i < 32; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	switch a {
+	case network:
+		return fmt.Errorf("%s is the network address of %s, not a host's", a, p.Masked())
+	case netip.AddrFrom4(b):
+		return fmt.Errorf("%s is the broadcast address of %s, not a host's", a, p.Masked())
+	}
+	return nil
+}
+
+// transportOf is the port space an app kind listens in.
+func transportOf(kind string) string {
+	if kind == "udp-echo" {
+		return "udp"
+	}
+	return "tcp"
+}
+
+// checkApps refuses two apps on one port of one transport, before anything
+// is opened: the second would only fail once the tap is up.
+func checkApps(apps appList) error {
+	seen := map[string]appSpec{}
+	for _, a := range apps {
+		key := fmt.Sprintf("%s/%d", transportOf(a.Kind), a.Port)
+		if prev, dup := seen[key]; dup {
+			return fmt.Errorf("--app %s:%d and --app %s:%d both want %s port %d",
+				prev.Kind, prev.Port, a.Kind, a.Port, transportOf(a.Kind), a.Port)
+		}
+		seen[key] = a
+	}
+	return nil
+}
+
+// checkPcapPath refuses a capture file whose folder does not exist, at
+// flag time rather than once the tap is up.
+func checkPcapPath(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--pcap %s: folder %s: %v", path, dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--pcap %s: %s is not a folder", path, dir)
+	}
 	return nil
 }
 

@@ -23,7 +23,9 @@ func main() {
 }
 
 // run executes one command line and returns the process exit code: 0 on
-// success, 1 when the stack failed, 2 for a bad command line.
+// success (serve: stopped by SIGINT or SIGTERM), 1 when the stack could
+// not start or failed (demo: its exchange failed), 2 for a bad command
+// line, found before anything is opened.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -41,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return serve([]string{"-h"}, stdout, stdout)
 			case "demo":
 				return demo([]string{"-h"}, stdout, stdout)
+			default:
+				fmt.Fprintf(stderr, "actnet help: unknown command %q\n\n%s", args[1], usage)
+				return 2
 			}
 		}
 		fmt.Fprint(stdout, usage)

@@ -66,6 +66,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return bad("--mtu %d is out of range (576 to 65535)", *mtu)
 	case gateway.a.IsValid() && !ipv4.p.Contains(gateway.a):
 		return bad("--ipv4-gateway %s is not on the link %s", gateway.a, ipv4.p.Masked())
+	case gateway.a == ipv4.p.Addr():
+		return bad("--ipv4-gateway %s is the stack's own address", gateway.a)
+	}
+	if *pcap != "" {
+		if err := checkPcapPath(*pcap); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if len(apps) == 0 {
+		apps = defaultApps
+	}
+	if err := checkApps(apps); err != nil {
+		return bad("%v", err)
 	}
 	tcpConfig := actnet.TCPConfig{NoSACK: *noSACK, NoTimestamps: *noTS}
 	switch *cc {
@@ -114,9 +127,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("mac", stack.HardwareAddr()).
 		Int("mtu", *mtu).Msg("actnet serving")
-	if len(apps) == 0 {
-		apps = defaultApps
-	}
 	stopApps, err := startApps(stack, apps, log)
 	if err != nil {
 		stack.Close()
