@@ -78,7 +78,7 @@ func TestReassemblyTimeExceeded(t *testing.T) {
 		return s.Stats().Layers["ipv4"].Events["fragments received"] == 2
 	})
 	clock.Advance(29 * time.Second)
-	time.Sleep(20 * time.Millisecond)
+	waitIdle(t, s, clock)
 	if got := s.Stats().Layers["ipv4"].Dropped["reassembly: incomplete datagram timed out"]; got != 0 {
 		t.Fatalf("%d datagrams timed out before 30 s", got)
 	}
