@@ -37,7 +37,14 @@ func newStack(t testing.TB, dev device.Device, addr netip.Prefix) *actnet.Stack 
 	if err != nil {
 		t.Fatalf("actnet.New: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		s.Close()
+		// Every packet buffer has come back to the pool: whoever held
+		// one last released it, including on the way down.
+		if n := testhook.Running(s).Env.Pool.Outstanding(); n != 0 {
+			t.Errorf("stack %v: %d packet buffers never returned to the pool", addr, n)
+		}
+	})
 	return s
 }
 
