@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,6 +169,15 @@ func (r *Running) fail(err error) {
 func (r *Running) Close() error {
 	r.closeOnce.Do(func() {
 		r.closeErr = r.Env.Device.Close()
+		// Let the actors handle what was already posted to them, so that
+		// the packet buffers those messages carry come back to the pool
+		// (protoactor drops the messages of a stopped actor unread). No
+		// frame comes in any more; a stack that does not settle within a
+		// second (a retransmission timer firing into the closed device)
+		// is stopped anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		WaitIdle(ctx, r)
+		cancel()
 		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
 			r.closeErr = errors.Join(r.closeErr, err)
 		}
