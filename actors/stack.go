@@ -107,6 +107,16 @@ func Start(opts Options) (*Running, error) {
 	r := &Running{failed: make(chan struct{})}
 	slogger := NewSlogLogger(opts.Log.With().Str("lib", "protoactor").Logger())
 	r.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
+	// A message sent to an actor that has just stopped (segments routed to
+	// a connection that ended) becomes a dead letter; the packet buffers it
+	// carries go back to the pool.
+	r.system.EventStream.Subscribe(func(evt any) {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+			if m, ok := dl.Message.(interface{ Release() }); ok {
+				m.Release()
+			}
+		}
+	})
 	env := &Env{
 		// 300 messages a run is protoactor's default throughput.
 		Dispatcher: newWorkerDispatcher(300),
