@@ -48,6 +48,9 @@ type VirtualClock struct {
 	now     time.Time
 	pending virtualTimers
 	seq     uint64
+	// late counts the callbacks of timers armed for a time already
+	// reached, which run in goroutines of their own.
+	late Activity
 }
 
 // NewVirtualClock returns a virtual clock reading start.
@@ -73,7 +76,11 @@ func (c *VirtualClock) At(at time.Time, f func()) StopFunc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !at.After(c.now) {
-		go f()
+		c.late.posted()
+		go func() {
+			defer c.late.handled()
+			f()
+		}()
 		return func() bool { return false }
 	}
 	c.seq++
@@ -106,6 +113,11 @@ func (c *VirtualClock) Advance(d time.Duration) {
 	c.now = target
 	c.mu.Unlock()
 }
+
+// Activity counts the callbacks the clock runs in goroutines of their own
+// (those of timers armed for a time already reached), so that WaitIdle
+// waits for them too. Callbacks that Advance runs are done when it returns.
+func (c *VirtualClock) Activity() (posted, handled uint64) { return c.late.Activity() }
 
 // Pending reports how many timers are armed.
 func (c *VirtualClock) Pending() int {

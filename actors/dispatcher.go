@@ -21,6 +21,10 @@ type workerDispatcher struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	once       sync.Once
+
+	// activity counts the messages posted to and handled by the mailboxes
+	// of every actor on this dispatcher: one stack's.
+	activity Activity
 }
 
 // dispatcherQueue is how many mailbox runs may wait for a worker.

@@ -28,6 +28,7 @@ type actorMailbox struct {
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
 	process    func()
+	activity   *Activity // the stack's, or nil on a foreign dispatcher
 }
 
 const (
@@ -69,6 +70,7 @@ func (q *messageQueue) pop() (any, bool) {
 }
 
 func (m *actorMailbox) PostUserMessage(message any) {
+	m.activity.posted()
 	m.mu.Lock()
 	m.user.push(message)
 	m.mu.Unlock()
@@ -77,6 +79,7 @@ func (m *actorMailbox) PostUserMessage(message any) {
 }
 
 func (m *actorMailbox) PostSystemMessage(message any) {
+	m.activity.posted()
 	m.mu.Lock()
 	m.system.push(message)
 	m.mu.Unlock()
@@ -88,6 +91,9 @@ func (m *actorMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher
 	m.invoker = invoker
 	m.dispatcher = dispatcher
 	m.process = m.processMessages
+	if d, ok := dispatcher.(*workerDispatcher); ok {
+		m.activity = &d.activity
+	}
 }
 
 func (m *actorMailbox) Start() {}
@@ -130,7 +136,13 @@ func (m *actorMailbox) popUser() (any, bool) {
 
 func (m *actorMailbox) run() {
 	var msg any
+	// Every message popped counts as handled once its handler returned,
+	// after whatever it posted (Activity).
+	popped := false
 	defer func() {
+		if popped {
+			m.activity.handled()
+		}
 		if r := recover(); r != nil {
 			m.invoker.EscalateFailure(r, msg)
 		}
@@ -145,6 +157,7 @@ func (m *actorMailbox) run() {
 		var ok bool
 		if msg, ok = m.popSystem(); ok {
 			m.sysCount.Add(-1)
+			popped = true
 			switch msg.(type) {
 			case *actor.SuspendMailbox:
 				m.suspended.Store(true)
@@ -153,6 +166,8 @@ func (m *actorMailbox) run() {
 			default:
 				m.invoker.InvokeSystemMessage(msg)
 			}
+			popped = false
+			m.activity.handled()
 			continue
 		}
 		if m.suspended.Load() {
@@ -162,6 +177,9 @@ func (m *actorMailbox) run() {
 			return
 		}
 		m.userCount.Add(-1)
+		popped = true
 		m.invoker.InvokeUserMessage(msg)
+		popped = false
+		m.activity.handled()
 	}
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,16 @@ func Start(opts Options) (*Running, error) {
 	r := &Running{}
 	slogger := NewSlogLogger(opts.Log.With().Str("lib", "protoactor").Logger())
 	r.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
+	// A message sent to an actor that has just stopped (segments routed to
+	// a connection that ended) becomes a dead letter; the packet buffers it
+	// carries go back to the pool.
+	r.system.EventStream.Subscribe(func(evt any) {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+			if m, ok := dl.Message.(interface{ Release() }); ok {
+				m.Release()
+			}
+		}
+	})
 	env := &Env{
 		// 300 messages a run is protoactor's default throughput.
 		Dispatcher: newWorkerDispatcher(300),
@@ -160,6 +171,15 @@ func (r *Running) Close() error {
 		// waiting for an answer a stopped actor never sends.
 		r.Env.life.close()
 		r.closeErr = r.Env.Device.Close()
+		// Let the actors handle what was already posted to them, so that
+		// the packet buffers those messages carry come back to the pool
+		// (protoactor drops the messages of a stopped actor unread). No
+		// frame comes in any more; a stack that does not settle within a
+		// second (a retransmission timer firing into the closed device)
+		// is stopped anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		WaitIdle(ctx, r)
+		cancel()
 		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
 			r.closeErr = errors.Join(r.closeErr, err)
 		}

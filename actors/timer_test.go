@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -21,9 +22,25 @@ func TestTimerActorFiresInDeadlineOrderOnVirtualTime(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := NewVirtualClock(start)
 	system := actor.NewActorSystem()
-	timer := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newTimerActor(clock) }))
+	// On a stack's dispatcher and mailbox, so that idle() can tell when
+	// both actors have handled everything.
+	d := newWorkerDispatcher(300)
+	defer d.Close()
+	spawn := func(a actor.Actor) *actor.PID {
+		return system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
+			actor.WithDispatcher(d), actor.WithMailbox(newActorMailbox)))
+	}
+	idle := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := WaitIdle(ctx, &d.activity, clock); err != nil {
+			t.Fatalf("the actors never went idle: %v", err)
+		}
+	}
+	timer := spawn(newTimerActor(clock))
 	c := &collector{got: make(chan any, 10)}
-	target := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c }))
+	target := spawn(c)
 	defer func() {
 		system.Root.StopFuture(timer).Wait()
 		system.Root.StopFuture(target).Wait()
@@ -38,12 +55,16 @@ func TestTimerActorFiresInDeadlineOrderOnVirtualTime(t *testing.T) {
 	// Re-scheduling an ID replaces its deadline and message.
 	system.Root.Send(timer, &ScheduleTimer{ID: ids[3], Target: target, At: start.Add(200 * time.Millisecond), Message: "second"})
 
-	// Nothing is due until the clock moves, however long we wait.
-	waitArmed(t, clock)
+	// Nothing is due until the clock moves: once the timer actor has
+	// handled every request, nothing has fired.
+	idle()
+	if clock.Pending() == 0 {
+		t.Fatal("the timer actor never armed the clock")
+	}
 	select {
 	case m := <-c.got:
 		t.Fatalf("%v fired before its time", m)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	for _, want := range []string{"first", "second", "third"} {
 		clock.Advance(100 * time.Millisecond)
@@ -57,22 +78,11 @@ func TestTimerActorFiresInDeadlineOrderOnVirtualTime(t *testing.T) {
 		}
 	}
 	clock.Advance(2 * time.Hour)
+	idle()
 	select {
 	case m := <-c.got:
 		t.Fatalf("unexpected %v after the last timer", m)
-	case <-time.After(50 * time.Millisecond):
-	}
-}
-
-// waitArmed waits until the timer actor has armed the clock.
-func waitArmed(t *testing.T, clock *VirtualClock) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for clock.Pending() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the timer actor never armed the clock")
-		}
-		time.Sleep(time.Millisecond)
+	default:
 	}
 }
 

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"io"
 	"net/netip"
 	"testing"
@@ -51,7 +52,12 @@ func TestTimeWaitIsReusedByANewSYN(t *testing.T) {
 		t.Fatalf("client read %q, %v", got, err)
 	}
 	client.Close(false)
-	time.Sleep(50 * time.Millisecond) // let the last ACK land
+	// Let the last ACK land: both stacks and the link between them idle.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := WaitIdle(ctx, a, b, a.Env.Device.(Active), b.Env.Device.(Active)); err != nil {
+		t.Fatalf("the stacks never went idle: %v", err)
+	}
 
 	client2, server2 := dial()
 	roundTrip(t, client2, server2, "hello again")

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,6 +125,11 @@ type Memory struct {
 	tx    *link // frames this end writes, on their way to the peer's rx
 	stats counters
 	once  sync.Once
+
+	// arrived counts frames the peer wrote to this end (each copy of a
+	// duplicate); gone counts those dropped on the way and those this
+	// end's reader is done with (see Activity).
+	arrived, gone atomic.Uint64
 }
 
 var (
@@ -218,12 +224,26 @@ func (m *Memory) FaultStats() FaultStats {
 	return m.tx.st
 }
 
+// Activity reports how many frames the peer has written to this end so far
+// (posted), and how many of those were dropped on the way or taken by a
+// ReadBatch that has been followed by another call (handled): the reader
+// is done with a batch when it asks for the next. The difference is the
+// frames in flight towards this end and in its reader's hands, so a test
+// can wait until a link and the stacks on it are idle
+// (actors.WaitIdle).
+func (m *Memory) Activity() (posted, handled uint64) {
+	return m.arrived.Load(), m.gone.Load()
+}
+
 // ReadBatch implements Device. If bufs or sizes is empty it returns 0 at once.
 func (m *Memory) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 	limit := min(len(bufs), len(sizes))
 	r := &m.rx
 	for {
 		r.mu.Lock()
+		// The frames the last call returned have been handled by now.
+		m.gone.Add(uint64(r.reading))
+		r.reading = 0
 		if r.closed {
 			r.mu.Unlock()
 			return 0, ErrClosed
@@ -236,6 +256,7 @@ func (m *Memory) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 				r.head = 0
 			}
 			r.count--
+			r.reading++
 			if len(s) > len(bufs[n]) {
 				m.stats.tooLong.Add(1)
 				continue
@@ -301,6 +322,7 @@ type ring struct {
 	mu          sync.Mutex
 	slots       [][]byte
 	head, count int
+	reading     int // frames taken by the last ReadBatch
 	closed      bool
 	ready       chan struct{} // capacity 1: wakes a ReadBatch waiting for a frame
 	done        chan struct{} // closed by close
@@ -401,6 +423,7 @@ func (l *link) write(frame []byte) error {
 		return err
 	}
 	l.src.stats.out(len(frame))
+	l.dst.arrived.Add(1)
 	if !l.active && l.held == nil && len(l.heap) == 0 {
 		l.deliver(frame) // the fast path: a perfect, idle link
 		return nil
@@ -417,6 +440,7 @@ func (l *link) write(frame []byte) error {
 
 	if d.drop {
 		l.st.Dropped++
+		l.dst.gone.Add(1)
 		return nil
 	}
 	data := frame
@@ -430,6 +454,7 @@ func (l *link) write(frame []byte) error {
 	if d.dup {
 		copies = 2
 		l.st.Duplicated++
+		l.dst.arrived.Add(1)
 	}
 	f := &l.faults
 	if !d.reorder || held != nil {
@@ -442,6 +467,7 @@ func (l *link) write(frame []byte) error {
 	}
 	if len(l.heap) >= l.queueLen {
 		l.st.QueueDropped++
+		l.dst.gone.Add(uint64(copies))
 		return nil
 	}
 	p := l.newPending(data, copies)
@@ -528,11 +554,13 @@ func (l *link) deliver(frame []byte) {
 	if r.closed {
 		r.mu.Unlock()
 		l.src.stats.noCarrier.Add(1)
+		l.dst.gone.Add(1)
 		return
 	}
 	if r.count == len(r.slots) {
 		r.mu.Unlock()
 		l.dst.stats.ringFull.Add(1)
+		l.dst.gone.Add(1)
 		return
 	}
 	i := r.head + r.count
@@ -676,6 +704,11 @@ func (l *link) close() {
 		return
 	}
 	l.closed = true
+	for _, p := range append(l.heap, l.held) {
+		if p != nil {
+			l.dst.gone.Add(uint64(p.copies))
+		}
+	}
 	l.heap, l.held, l.free, l.scratch = nil, nil, nil, nil
 	close(l.done)
 	l.mu.Unlock()

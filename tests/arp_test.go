@@ -42,7 +42,7 @@ func TestARPGivesUpOnSilentAddress(t *testing.T) {
 		return s.Stats().ARP.Unresolved == 1
 	})
 	clock.Advance(10 * time.Second)
-	time.Sleep(20 * time.Millisecond)
+	waitIdle(t, s, clock)
 	if got := requests(); got != 4 {
 		t.Fatalf("%d requests sent, want 4 (one and three retries)", got)
 	}

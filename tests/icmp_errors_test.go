@@ -78,7 +78,7 @@ func TestReassemblyTimeExceeded(t *testing.T) {
 		return s.Stats().IPv4.FragmentsReceived == 2
 	})
 	clock.Advance(29 * time.Second)
-	time.Sleep(20 * time.Millisecond)
+	waitIdle(t, s, clock)
 	if got := s.Stats().IPv4.ReassemblyTimedOut; got != 0 {
 		t.Fatalf("%d datagrams timed out before 30 s", got)
 	}

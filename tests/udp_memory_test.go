@@ -236,7 +236,7 @@ func TestUDPDeadlinesAndClose(t *testing.T) {
 	c.SetReadDeadline(time.Time{})
 	done := make(chan error, 1)
 	go func() { _, _, err := c.ReadFrom(make([]byte, 10)); done <- err }()
-	time.Sleep(20 * time.Millisecond)
+	waitBlocked(t, "TestUDPDeadlinesAndClose.func", "actors.(*UDPSocket).Receive")
 	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 	select {
 	case err := <-done:
@@ -248,7 +248,7 @@ func TestUDPDeadlinesAndClose(t *testing.T) {
 	}
 	c.SetReadDeadline(time.Time{})
 	go func() { _, _, err := c.ReadFrom(make([]byte, 10)); done <- err }()
-	time.Sleep(20 * time.Millisecond)
+	waitBlocked(t, "TestUDPDeadlinesAndClose.func", "actors.(*UDPSocket).Receive")
 	c.Close()
 	select {
 	case err := <-done:

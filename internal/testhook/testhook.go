@@ -1,0 +1,10 @@
+// Package testhook lets actnet's own tests reach the actors behind an
+// actnet.Stack (to wait until they are idle, say) without adding to the
+// public API. Being internal, it is out of reach of the module's users.
+package testhook
+
+import "github.com/actnet/actnet/actors"
+
+// Running returns the actors of stack, an *actnet.Stack. Package actnet
+// sets it when it is initialised.
+var Running func(stack any) *actors.Running

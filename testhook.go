@@ -1,0 +1,10 @@
+package actnet
+
+import (
+	"github.com/actnet/actnet/actors"
+	"github.com/actnet/actnet/internal/testhook"
+)
+
+func init() {
+	testhook.Running = func(stack any) *actors.Running { return stack.(*Stack).run }
+}
