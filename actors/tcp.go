@@ -95,6 +95,7 @@ type tcpCounters struct {
 	acceptQueueFull                                 *mailbox.Counter
 	resetsSent, established, accepted, connCrashes  *mailbox.Counter
 	appGone, appCrashes                             *mailbox.Counter
+	cookiesSent, cookiesReceived, cookiesFailed     *mailbox.Counter
 	controlErrors, controlErrorsIgnored             *mailbox.Counter
 }
 
@@ -119,6 +120,9 @@ func newTCPCounters(c *mailbox.Counters) *tcpCounters {
 		appCrashes:           l.Event("app actor crashes"),
 		controlErrors:        l.Event("ICMP errors applied"),
 		controlErrorsIgnored: l.Drop("ICMP error quoting no data in flight"),
+		cookiesSent:          l.Event("SYN cookies sent"),
+		cookiesReceived:      l.Event("SYN cookies received"),
+		cookiesFailed:        l.Drop("SYN cookies failed"),
 	}
 	for i := 1; i < tcp.NumParseErrors; i++ {
 		t.parse[i] = l.Drop(tcp.ParseError(i).Error())
@@ -134,6 +138,11 @@ type listener struct {
 	queue    *AcceptQueue
 	app      *actor.Props
 	halfOpen int
+	// overflowed is when the half-open backlog was last found full (and a
+	// SYN cookie sent); ACKs for unknown connections are checked for a
+	// cookie only within tcp.CookieValidity of it, as Linux's
+	// tcp_synq_no_recent_overflow.
+	overflowed time.Time
 }
 
 // connRecord is what the tcp actor knows of one connection actor.
@@ -293,6 +302,9 @@ func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 				a.c.listenDrop.Inc()
 				continue
 			}
+			if a.acceptCookie(ctx, l, t, p, now) {
+				continue
+			}
 		} else {
 			a.c.closedPort.Inc()
 		}
@@ -347,8 +359,10 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time, minISS tcp.Seq) {
 	switch {
 	case l.halfOpen >= l.backlog:
-		// Like Linux without SYN cookies: drop, the peer retransmits.
+		// RFC 4987 §3.6: answer with a SYN cookie and keep nothing; the
+		// connection is made when the cookie comes back.
 		a.c.backlogFull.Inc()
+		a.sendCookie(l, t, p, now)
 		return
 	case len(a.conns) >= a.maxConns:
 		a.c.tableFull.Inc()
@@ -360,12 +374,73 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	}
 	cfg := l.cfg
 	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	if cfg.SynRetries == 0 {
+		// Fewer SYN-ACK retries the fuller the backlog, so that under a
+		// flood half-open entries give their place up sooner.
+		cfg.SynRetries = tcp.SynAckRetries(l.halfOpen, l.backlog)
+	}
 	conn, err := tcp.Accept(&cfg, t, &p.TCP, iss, now, a.emit)
 	if err != nil {
 		a.c.listenDrop.Inc()
 		return
 	}
 	a.c.accepted.Inc()
+	rec := a.spawnPassive(ctx, l, conn, t)
+	rec.listener = l
+	l.halfOpen++
+}
+
+// sendCookie answers a SYN that found the backlog full with a SYN cookie
+// SYN-ACK (RFC 4987 §3.6), keeping no state.
+func (a *tcpActor) sendCookie(l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) {
+	cfg := l.cfg
+	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	h, err := tcp.CookieSYNACK(&cfg, a.secret, t, &p.TCP, now)
+	if err != nil {
+		a.c.listenDrop.Inc()
+		return
+	}
+	buf := a.env.Pool.Get()
+	n, err := h.Emit(buf.B[mailbox.Headroom:], nil, t.Local.Addr(), t.Remote.Addr())
+	if err != nil {
+		buf.Release()
+		a.c.emitFailed.Inc()
+		return
+	}
+	l.overflowed = now
+	a.c.cookiesSent.Inc()
+	a.c.Sent.Inc()
+	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP, DontFragment: true})
+}
+
+// acceptCookie tries an ACK for an unknown connection at a listening port
+// as the end of a SYN-cookie handshake. It reports whether the ACK was
+// taken (a connection now exists); if not, the caller resets it as usual.
+// Cookies are tried only while the listener has recently overflowed.
+func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) bool {
+	if l.overflowed.IsZero() || now.Sub(l.overflowed) >= tcp.CookieValidity || !tcp.IsCookieACK(&p.TCP) {
+		return false
+	}
+	if len(a.conns) >= a.maxConns {
+		a.c.tableFull.Inc()
+		return true // dropped: the peer's retransmission may find room
+	}
+	cfg := l.cfg
+	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	conn, err := tcp.AcceptCookie(&cfg, a.secret, t, &p.TCP, now, a.emit)
+	if err != nil {
+		a.c.cookiesFailed.Inc()
+		return false
+	}
+	a.c.cookiesReceived.Inc()
+	a.c.accepted.Inc()
+	a.spawnPassive(ctx, l, conn, t)
+	return true
+}
+
+// spawnPassive starts the actor of a connection accepted on l, which hands
+// itself to the listener's queue or app once established.
+func (a *tcpActor) spawnPassive(ctx actor.Context, l *listener, conn *tcp.Conn, t tcp.Tuple) *connRecord {
 	var sock *Socket
 	if l.queue != nil {
 		sock = newSocket(a.env.System.Root, t.Local, t.Remote)
@@ -387,9 +462,8 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		return true
 	}
 	rec := a.spawnConn(ctx, ca)
-	rec.listener = l
 	rec.port = l.port
-	l.halfOpen++
+	return rec
 }
 
 // spawnConn starts the actor of a new connection and records it.
