@@ -267,7 +267,7 @@ func TCPBytes(s Seg, src, dst netip.Addr) []byte {
 			panic(err)
 		}
 	} else {
-		n, _ = h.Emit(buf, nil, src, dst)
+		h.Emit(buf, nil, src, dst) // the fixed header; options and data follow
 		hl := tcp.HeaderLen + len(s.RawOptions)
 		copy(buf[tcp.HeaderLen:], s.RawOptions)
 		copy(buf[hl:], s.Data)
