@@ -164,6 +164,11 @@ type listener struct {
 	app      *actor.Props
 	appName  *atomic.Value
 	halfOpen int
+	// overflowed is when the half-open backlog was last found full (and a
+	// SYN cookie sent); ACKs for unknown connections are checked for a
+	// cookie only within tcp.CookieValidity of it, as Linux's
+	// tcp_synq_no_recent_overflow.
+	overflowed time.Time
 }
 
 // connRecord is what the tcp actor knows of one connection actor.
@@ -344,6 +349,9 @@ func (a *tcpActor) demuxOne(ctx actor.Context, out *connBatcher, p *mailbox.Pack
 			a.c.ListenDrops.Inc()
 			return
 		}
+		if a.acceptCookie(ctx, l, t, p, now) {
+			return
+		}
 	} else {
 		a.c.ClosedPort.Inc()
 	}
@@ -395,8 +403,10 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time, minISS tcp.Seq) {
 	switch {
 	case l.halfOpen >= l.backlog:
-		// Like Linux without SYN cookies: drop, the peer retransmits.
+		// RFC 4987 §3.6: answer with a SYN cookie and keep nothing; the
+		// connection is made when the cookie comes back.
 		a.c.BacklogFull.Inc()
+		a.sendCookie(l, t, p, now)
 		return
 	case len(a.conns) >= a.maxConns:
 		a.c.TableFull.Inc()
@@ -408,12 +418,73 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	}
 	cfg := l.cfg
 	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	if cfg.SynRetries == 0 {
+		// Fewer SYN-ACK retries the fuller the backlog, so that under a
+		// flood half-open entries give their place up sooner.
+		cfg.SynRetries = tcp.SynAckRetries(l.halfOpen, l.backlog)
+	}
 	conn, err := tcp.Accept(&cfg, t, &p.TCP, iss, now, a.emit)
 	if err != nil {
 		a.c.ListenDrops.Inc()
 		return
 	}
 	a.c.PassiveOpens.Inc()
+	rec := a.spawnPassive(ctx, l, conn, t)
+	rec.listener = l
+	l.halfOpen++
+}
+
+// sendCookie answers a SYN that found the backlog full with a SYN cookie
+// SYN-ACK (RFC 4987 §3.6), keeping no state.
+func (a *tcpActor) sendCookie(l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) {
+	cfg := l.cfg
+	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	h, err := tcp.CookieSYNACK(&cfg, a.secret, t, &p.TCP, now)
+	if err != nil {
+		a.c.ListenDrops.Inc()
+		return
+	}
+	buf := a.env.Pool.Get()
+	n, err := h.Emit(buf.B[mailbox.Headroom:], nil, t.Local.Addr(), t.Remote.Addr())
+	if err != nil {
+		buf.Release()
+		a.c.EmitFailed.Inc()
+		return
+	}
+	l.overflowed = now
+	a.c.CookiesSent.Inc()
+	a.c.SegmentsSent.Inc()
+	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP, DontFragment: true})
+}
+
+// acceptCookie tries an ACK for an unknown connection at a listening port
+// as the end of a SYN-cookie handshake. It reports whether the ACK was
+// taken (a connection now exists); if not, the caller resets it as usual.
+// Cookies are tried only while the listener has recently overflowed.
+func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) bool {
+	if l.overflowed.IsZero() || now.Sub(l.overflowed) >= tcp.CookieValidity || !tcp.IsCookieACK(&p.TCP) {
+		return false
+	}
+	if len(a.conns) >= a.maxConns {
+		a.c.TableFull.Inc()
+		return true // dropped: the peer's retransmission may find room
+	}
+	cfg := l.cfg
+	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	conn, err := tcp.AcceptCookie(&cfg, a.secret, t, &p.TCP, now, a.emit)
+	if err != nil {
+		a.c.CookiesFailed.Inc()
+		return false
+	}
+	a.c.CookiesReceived.Inc()
+	a.c.PassiveOpens.Inc()
+	a.spawnPassive(ctx, l, conn, t)
+	return true
+}
+
+// spawnPassive starts the actor of a connection accepted on l, which hands
+// itself to the listener's queue or app once established.
+func (a *tcpActor) spawnPassive(ctx actor.Context, l *listener, conn *tcp.Conn, t tcp.Tuple) *connRecord {
 	var sock *Socket
 	if l.queue != nil {
 		sock = newSocket(a.env, t.Local, t.Remote)
@@ -435,9 +506,8 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		return true
 	}
 	rec := a.spawnConn(ctx, ca)
-	rec.listener = l
 	rec.port = l.port
-	l.halfOpen++
+	return rec
 }
 
 // spawnConn starts the actor of a new connection and records it.

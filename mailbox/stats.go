@@ -158,7 +158,10 @@ type TCP[T Value] struct {
 	// The connection table and listeners.
 	ClosedPort       T `drop:"segments to a closed port (reset sent)"`
 	ListenDrops      T `drop:"segments to a listener dropped: not a connection request"`
-	BacklogFull      T `drop:"SYNs to LISTEN sockets dropped: backlog full"`
+	BacklogFull      T `stat:"SYNs to LISTEN sockets with the backlog full"`
+	CookiesSent      T `stat:"SYN cookies sent"`
+	CookiesReceived  T `stat:"SYN cookies received"`
+	CookiesFailed    T `drop:"invalid SYN cookies received"`
 	TableFull        T `drop:"connections refused: table full"`
 	InboxFull        T `drop:"segments dropped: connection inbox full"`
 	EmitFailed       T `drop:"outgoing segments dropped: too large for a buffer"`

@@ -42,6 +42,12 @@ type Config struct {
 	// 3 min). These are the RFC 9293 §3.8.3 minimums.
 	R1        int
 	R2, R2Syn time.Duration
+	// SynRetries, when positive, is the most times a SYN or SYN-ACK is
+	// retransmitted: one RTO after the last one the handshake is given up
+	// (silently for a passive open, as Linux drops a request). Zero
+	// leaves R2Syn alone to limit the handshake. A listener under SYN
+	// pressure lowers it per connection (SynAckRetries).
+	SynRetries int
 	// UserTimeout, when positive, aborts the connection if sent data stays
 	// unacknowledged (or the peer's window stays closed) that long (RFC
 	// 9293 §3.8.3, RFC 5482).

@@ -41,62 +41,83 @@ type Options struct {
 	NumSACK        uint8 // number of valid entries in SACK
 	WindowScale    uint8 // shift count as received (not clamped)
 	MSS            uint16
-	TSVal, TSEcr   uint32
-	SACK           [MaxSACKBlocks]SACKBlock
+	// Malformed is the first problem met while parsing (an option length
+	// below two, one running past the header, or a known option with the
+	// wrong length), or zero. The segment is still valid: parsing stopped
+	// at the bad option, or skipped it, as Linux does.
+	Malformed    ParseError
+	TSVal, TSEcr uint32
+	SACK         [MaxSACKBlocks]SACKBlock
 }
 
 // SACKBlocks returns the valid SACK blocks.
 func (o *Options) SACKBlocks() []SACKBlock { return o.SACK[:min(int(o.NumSACK), MaxSACKBlocks)] }
 
-// parseOptions validates the option list b and fills o. Unknown options are
-// skipped using their length byte (RFC 9293 §3.1, "must be prepared to
-// handle an illegal option length"); known options with a length other than
-// the one defined for them, and any option whose length byte is missing,
-// smaller than two or runs past the header, are rejected with a distinct
-// error so the caller can count drops by reason.
-func parseOptions(b []byte, o *Options) error {
+// parseOptions reads the option list b into o, the way Linux's
+// tcp_parse_options does: a malformed option never costs the segment.
+// Unknown options are skipped using their length byte (RFC 9293 §3.1); an
+// option whose length byte is missing, below two or runs past the header
+// ends parsing there (what came before it is kept); a known option with a
+// length other than the one defined for it is ignored and parsing goes on.
+// RFC 9293 §3.1 only asks that an illegal length be survived; dropping the
+// segment, as this code did, made a SYN from a broken middlebox go
+// unanswered where Linux answers it. The first problem found is recorded
+// in o.Malformed, so callers can count it.
+func parseOptions(b []byte, o *Options) {
+	bad := func(e ParseError) {
+		if o.Malformed == 0 {
+			o.Malformed = e
+		}
+	}
 	for i := 0; i < len(b); {
 		kind := b[i]
 		switch kind {
 		case optEnd:
-			return nil
+			return
 		case optNOP:
 			i++
 			continue
 		}
 		if i+1 >= len(b) {
-			return ErrOptionTruncated
+			bad(ErrOptionTruncated)
+			return
 		}
 		l := int(b[i+1])
 		if l < 2 {
-			return ErrOptionLength
+			bad(ErrOptionLength)
+			return
 		}
 		if i+l > len(b) {
-			return ErrOptionTruncated
+			bad(ErrOptionTruncated)
+			return
 		}
 		v := b[i+2 : i+l]
 		switch kind {
 		case optMSS:
 			if l != 4 {
-				return ErrMSSOption
+				bad(ErrMSSOption)
+				break
 			}
 			o.HasMSS = true
 			o.MSS = binary.BigEndian.Uint16(v)
 		case optWindowScale:
 			if l != 3 {
-				return ErrWindowScaleOption
+				bad(ErrWindowScaleOption)
+				break
 			}
 			o.HasWindowScale = true
 			o.WindowScale = v[0]
 		case optSACKPermitted:
 			if l != 2 {
-				return ErrSACKPermittedOption
+				bad(ErrSACKPermittedOption)
+				break
 			}
 			o.SACKPermitted = true
 		case optSACK:
 			n := (l - 2) / 8
 			if (l-2)%8 != 0 || n == 0 || n > MaxSACKBlocks {
-				return ErrSACKOption
+				bad(ErrSACKOption)
+				break
 			}
 			for j := 0; j < n; j++ {
 				o.SACK[j] = SACKBlock{
@@ -107,7 +128,8 @@ func parseOptions(b []byte, o *Options) error {
 			o.NumSACK = uint8(n)
 		case optTimestamps:
 			if l != 10 {
-				return ErrTimestampsOption
+				bad(ErrTimestampsOption)
+				break
 			}
 			o.HasTimestamps = true
 			o.TSVal = binary.BigEndian.Uint32(v)
@@ -115,7 +137,6 @@ func parseOptions(b []byte, o *Options) error {
 		}
 		i += l
 	}
-	return nil
 }
 
 // Len returns the number of bytes the options take on the wire, padded to

@@ -56,7 +56,9 @@ func (f Flags) String() string {
 // it.
 type ParseError uint8
 
-// Reasons NewSegment rejects a segment.
+// Reasons NewSegment rejects a segment (ErrTruncated, ErrDataOffset), and
+// the problems Options.Malformed records (the option errors, which do not
+// reject the segment).
 const (
 	ErrTruncated           ParseError = iota + 1 // shorter than 20 bytes
 	ErrDataOffset                                // data offset < 5 or beyond the segment
@@ -104,8 +106,9 @@ type Segment struct {
 	opts Options
 }
 
-// NewSegment validates b as a TCP segment: at least a minimal header, a data
-// offset within [5, 15] words that fits in b, and a well-formed option list.
+// NewSegment validates b as a TCP segment: at least a minimal header and a
+// data offset within [5, 15] words that fits in b. Malformed options do not
+// fail it (see Options.Malformed): parsing stops at them as Linux's does.
 // It does not verify the checksum (see VerifyChecksum), because that needs
 // the addresses from the IP layer. It does not allocate.
 func NewSegment(b []byte) (Segment, error) {
@@ -117,9 +120,7 @@ func NewSegment(b []byte) (Segment, error) {
 		return Segment{}, ErrDataOffset
 	}
 	s := Segment{b: b}
-	if err := parseOptions(b[HeaderLen:off], &s.opts); err != nil {
-		return Segment{}, err
-	}
+	parseOptions(b[HeaderLen:off], &s.opts)
 	return s, nil
 }
 

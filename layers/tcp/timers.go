@@ -192,6 +192,18 @@ func (c *Conn) retransmitExpired(now time.Time) {
 	if c.state == StateSynSent || c.state == StateSynReceived {
 		r2 = c.cfg.R2Syn
 	}
+	if (c.state == StateSynSent || c.state == StateSynReceived) && c.cfg.SynRetries > 0 && c.retries >= c.cfg.SynRetries {
+		c.stats.Timeouts++
+		if c.state == StateSynReceived && c.passive {
+			// A request that was never completed is dropped without
+			// a reset (Linux's inet_csk_reqsk_queue_drop): under a
+			// spoofed flood a reset would only be backscatter.
+			c.enterClosed(ErrTimedOut)
+			return
+		}
+		c.timeout(now)
+		return
+	}
 	if c.firstRetransmit.IsZero() {
 		c.firstRetransmit = now
 	} else if now.Sub(c.firstRetransmit) >= r2 {
