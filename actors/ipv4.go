@@ -316,7 +316,9 @@ func (a *ipv4Actor) syncReassembly(ctx actor.Context) {
 
 // handleICMPError matches a received ICMP error to the datagram it quotes
 // and tells the transport that sent it (RFC 1122 §3.2.2.1, §4.1.3.3,
-// §4.2.3.9). Fragmentation needed lowers the path MTU first (RFC 1191).
+// §4.2.3.9). Fragmentation needed goes to the transport like the others:
+// the path MTU is lowered only once the transport has matched the quote to
+// one of its connections or sockets (RFC 5927 §4.3).
 func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 	a.icmp.ErrorsReceived.Inc()
 	iv, err := msg.Invoking()
@@ -331,7 +333,7 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		return
 	}
 	typ, code := msg.Type(), msg.Code()
-	mtu := 0
+	nextHopMTU, sentLen := 0, 0
 	if typ == icmpv4.TypeDestUnreachable && code == icmpv4.CodeFragmentationNeeded {
 		// A router sends this only for a datagram with DF set; one
 		// quoting a datagram without DF was not caused by us.
@@ -339,8 +341,7 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 			a.icmp.ErrorBadQuote.Inc()
 			return
 		}
-		sent := int(binary.BigEndian.Uint16(iv.Header[2:4]))
-		mtu, _ = a.out.LowerPathMTU(iv.Dst(), int(msg.NextHopMTU()), sent)
+		nextHopMTU, sentLen = int(msg.NextHopMTU()), int(binary.BigEndian.Uint16(iv.Header[2:4]))
 	}
 	var to *actor.PID
 	switch iv.Protocol() {
@@ -350,20 +351,19 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		to = a.env.PIDs.UDP
 	}
 	if to == nil {
-		if mtu == 0 {
-			a.icmp.ErrorNoTransport.Inc()
-		}
+		a.icmp.ErrorNoTransport.Inc()
 		return
 	}
 	ports := iv.Payload
 	a.env.send(to, &mailbox.ControlErrorArrived{
-		Protocol: iv.Protocol(),
-		Local:    netip.AddrPortFrom(iv.Src(), binary.BigEndian.Uint16(ports[0:2])),
-		Remote:   netip.AddrPortFrom(iv.Dst(), binary.BigEndian.Uint16(ports[2:4])),
-		Type:     typ,
-		Code:     code,
-		MTU:      mtu,
-		Quote:    append([]byte(nil), ports[:min(len(ports), 60)]...),
-		From:     p.Src,
+		Protocol:   iv.Protocol(),
+		Local:      netip.AddrPortFrom(iv.Src(), binary.BigEndian.Uint16(ports[0:2])),
+		Remote:     netip.AddrPortFrom(iv.Dst(), binary.BigEndian.Uint16(ports[2:4])),
+		Type:       typ,
+		Code:       code,
+		NextHopMTU: nextHopMTU,
+		SentLen:    sentLen,
+		Quote:      append([]byte(nil), ports[:min(len(ports), 60)]...),
+		From:       p.Src,
 	})
 }

@@ -513,7 +513,7 @@ func (a *tcpActor) spawnPassive(ctx actor.Context, l *listener, conn *tcp.Conn, 
 // spawnConn starts the actor of a new connection and records it.
 func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	inbox := new(atomic.Int64)
-	ca.inbox = inbox
+	ca.inbox, ca.out = inbox, a.out
 	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
 		actor.WithDispatcher(a.env.Dispatcher), actor.WithMailbox(newActorMailbox), actor.WithSupervisor(a.appStrategy)), "conn")
 	rec := &connRecord{tuple: ca.tuple, inbox: inbox}

@@ -65,6 +65,7 @@ type queuedWrite struct {
 // its user told (supervisor.OneShotStrategy, DESIGN.md principle 6).
 type connActor struct {
 	env   *Env
+	out   *IPv4Output
 	conn  *tcp.Conn
 	tuple tcp.Tuple
 	c     *tcpCounters
@@ -162,6 +163,12 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.conn.Abort(now)
 	case *mailbox.ControlErrorArrived:
 		if e, ok := controlErrorFromICMPv4(m); ok {
+			if e.MTU > 0 && a.conn.QuotesInFlight(e.Seq) {
+				// The report names this connection and data in
+				// flight: only now may it lower the path MTU,
+				// which every connection to the peer shares.
+				e.MTU, _ = a.out.LowerPathMTU(a.tuple.Remote.Addr(), m.NextHopMTU, m.SentLen)
+			}
 			if a.conn.HandleControlError(now, e) {
 				a.c.ControlErrors.Inc()
 			} else {
@@ -462,8 +469,8 @@ func (a *connActor) startApp(ctx actor.Context, props *actor.Props, name *atomic
 
 // controlErrorFromICMPv4 reads an ICMPv4 error the way RFC 1122 §4.2.3.9
 // sorts them: port and protocol unreachable are hard errors, the other
-// unreachables and time exceeded are soft, fragmentation needed carries the
-// new path MTU. It reports false for errors TCP does not act on.
+// unreachables and time exceeded are soft, fragmentation needed asks for a
+// smaller path MTU. It reports false for errors TCP does not act on.
 func controlErrorFromICMPv4(m *mailbox.ControlErrorArrived) (tcp.ControlError, bool) {
 	if len(m.Quote) < 8 {
 		return tcp.ControlError{}, false
@@ -473,10 +480,9 @@ func controlErrorFromICMPv4(m *mailbox.ControlErrorArrived) (tcp.ControlError, b
 	case icmpv4.TypeDestUnreachable:
 		switch m.Code {
 		case icmpv4.CodeFragmentationNeeded:
-			if m.MTU <= 0 {
-				return e, false
-			}
-			e.MTU = m.MTU
+			// A placeholder until the quote is checked: the path
+			// MTU is lowered, and e.MTU set to it, only then.
+			e.MTU = max(m.NextHopMTU, 1)
 		case icmpv4.CodePortUnreachable:
 			e.Hard = tcp.ErrRefused
 		case icmpv4.CodeProtocolUnreachable:

@@ -177,6 +177,19 @@ func (a *udpActor) handle(p *mailbox.Packet) {
 // an unconnected socket cannot tell which of its sends failed.
 func (a *udpActor) controlError(m *mailbox.ControlErrorArrived) {
 	s, ok := a.ports.Lookup(m.Local.Port())
+	if m.Type == icmpv4.TypeDestUnreachable && m.Code == icmpv4.CodeFragmentationNeeded {
+		// The path MTU is lowered only for a datagram a socket of ours
+		// could have sent (RFC 5927 §4.3, as Linux's udp_err looks the
+		// socket up first): a forged report naming no socket changes
+		// nothing.
+		if ok && (!s.remote.IsValid() || s.remote == m.Remote) {
+			a.out.LowerPathMTU(m.Remote.Addr(), m.NextHopMTU, m.SentLen)
+			a.c.ErrorsDelivered.Inc()
+			return
+		}
+		a.c.ErrorsIgnored.Inc()
+		return
+	}
 	err, hard := ICMPError(m.Type, m.Code)
 	if !ok || !s.remote.IsValid() || s.remote != m.Remote || !hard {
 		a.c.ErrorsIgnored.Inc()

@@ -26,6 +26,19 @@ type ControlError struct {
 	Soft error
 }
 
+// QuotesInFlight reports whether an ICMP error quoting sequence number seq
+// can be about a segment of this connection: seq lies in [SND.UNA, SND.MAX)
+// (or is SND.UNA with nothing in flight, a SYN's ISS). The owner asks
+// before acting on anything the report would change beyond the connection,
+// such as the path MTU shared by every connection to the peer (RFC 5927
+// §4.3).
+func (c *Conn) QuotesInFlight(seq Seq) bool {
+	if c.state == StateClosed || c.state == StateListen {
+		return false
+	}
+	return seq.InRange(c.sndUna, c.sndMax) && (seq != c.sndMax || c.sndUna == c.sndMax)
+}
+
 // HandleControlError applies an ICMP error to the connection and reports
 // whether it was believed.
 //
@@ -46,7 +59,7 @@ func (c *Conn) HandleControlError(now time.Time, e ControlError) bool {
 	if c.state == StateClosed || c.state == StateListen {
 		return false
 	}
-	if !e.Seq.InRange(c.sndUna, c.sndMax) || e.Seq == c.sndMax && c.sndUna != c.sndMax {
+	if !c.QuotesInFlight(e.Seq) {
 		c.stats.DroppedControlErrors++
 		return false
 	}
