@@ -135,6 +135,13 @@ func TestPathMTU(t *testing.T) {
 	if got := stack.PathMTU(p.ip); got != 1500 {
 		t.Fatalf("PathMTU after forged reports = %d", got)
 	}
+	// Ignored: a well-formed report quoting a port no socket is bound to
+	// (RFC 5927 §4.3: only a report the transport can match lowers it).
+	p.send(p.fragNeeded(1000, p.dstI, p.ip, true, 5556, 9))
+	waitIdle(t, stack)
+	if got := stack.PathMTU(p.ip); got != 1500 {
+		t.Fatalf("PathMTU after a report for an unbound port = %d", got)
+	}
 
 	p.send(p.fragNeeded(1000, p.dstI, p.ip, true, 5555, 9))
 	eventually(t, 2*time.Second, "the path MTU lowered", func() bool { return stack.PathMTU(p.ip) == 1000 })
