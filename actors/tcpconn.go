@@ -637,14 +637,19 @@ func (a *connActor) stopping(now time.Time) {
 	foldConnStats(a.c, a.conn.Stats())
 	a.env.Cancel(a.timer)
 	a.conn.Abort(now) // emits the RST
-	a.failWrites(errConnGone)
+	// Stopped with the stack (closed or failed), or crashed on its own.
+	err := a.env.life.err()
+	if err == nil {
+		err = errConnGone
+	}
+	a.failWrites(err)
 	if a.sock != nil {
-		a.sock.finish(errConnGone)
+		a.sock.finish(err)
 	}
 	if a.app != nil && !a.appClosed {
 		// The app is stopped with this actor (its child): it may not
 		// read this, but a Stop overtaking it is all a crash allows.
-		a.env.System.Root.Send(a.app, &mailbox.Closed{Reason: mailbox.ClosedFailed, Err: errConnGone})
+		a.env.System.Root.Send(a.app, &mailbox.Closed{Reason: mailbox.ClosedFailed, Err: err})
 	}
 }
 
