@@ -83,6 +83,12 @@ func (p *rawPeer) fragNeeded(mtu int, quotedSrc, quotedDst netip.Addr, df bool, 
 		PayloadLen: 1480}.Emit(quote)
 	binary.BigEndian.PutUint16(quote[20:], srcPort)
 	binary.BigEndian.PutUint16(quote[22:], dstPort)
+	return p.fragNeededQuoting(mtu, quote)
+}
+
+// fragNeededQuoting is a fragmentation-needed report of mtu from the peer
+// quoting quote (an IP header and the first 8 bytes after it).
+func (p *rawPeer) fragNeededQuoting(mtu int, quote []byte) []byte {
 	m := make([]byte, icmpv4.HeaderLen+len(quote))
 	n := icmpv4.EmitError(m, icmpv4.TypeDestUnreachable, icmpv4.CodeFragmentationNeeded, uint32(mtu), quote)
 	return p.frame(ethernet.IPv4, p.ipPacket(ipv4.ProtocolICMP, m[:n]))

@@ -81,9 +81,7 @@ func (p *rawPeer) fragNeededTCP(mtu int, localPort, remotePort uint16, seq uint3
 	binary.BigEndian.PutUint16(quote[20:], localPort)
 	binary.BigEndian.PutUint16(quote[22:], remotePort)
 	binary.BigEndian.PutUint32(quote[24:], seq)
-	m := make([]byte, icmpv4.HeaderLen+len(quote))
-	n := icmpv4.EmitError(m, icmpv4.TypeDestUnreachable, icmpv4.CodeFragmentationNeeded, uint32(mtu), quote)
-	return p.frame(ethernet.IPv4, p.ipPacket(ipv4.ProtocolICMP, m[:n]))
+	return p.fragNeededQuoting(mtu, quote)
 }
 
 // TestForgedFragNeededChangesNothing is issue 9's first finding: one forged
