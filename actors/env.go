@@ -48,6 +48,10 @@ type Env struct {
 
 	PIDs PIDs
 
+	// Out holds each running family's send path, for the transports
+	// (the family seam: actors/netout.go).
+	Out Outputs
+
 	// TCPRoutes is the tcp actor's connection table, read by the ipv4
 	// actor to hand segments straight to connection actors.
 	TCPRoutes tcpRoutes

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"syscall"
+
 	"github.com/actnet/actnet/layers/icmpv4"
 	"github.com/actnet/actnet/layers/ipv4"
 	"github.com/actnet/actnet/mailbox"
@@ -44,7 +46,7 @@ func (o *IPv4Output) SendICMPError(invoking []byte, linkBroadcast bool, typ, cod
 		o.icmp.ErrorsSuppressed.Inc()
 		return false
 	}
-	if o.Send(buf, n, IPv4Send{Dst: src, Protocol: ipv4.ProtocolICMP}) != nil {
+	if o.Send(buf, n, NetSend{Dst: src, Protocol: ipv4.ProtocolICMP}) != nil {
 		return false
 	}
 	o.icmp.MessagesSent.Inc()
@@ -55,4 +57,39 @@ func (o *IPv4Output) SendICMPError(invoking []byte, linkBroadcast bool, typ, cod
 		o.icmp.TimeExceededSent.Inc()
 	}
 	return true
+}
+
+// icmpv4Errno maps an ICMPv4 error to the errno a socket reports for it, and
+// whether it is a hard error, one that ends a connection attempt or a
+// connected UDP socket's exchange (RFC 1122 §4.2.3.9 lists protocol and
+// port unreachable and fragmentation needed as hard for TCP; the table
+// follows Linux's icmp_err_convert, minus fragmentation needed, which only
+// lowers the path MTU here).
+func icmpv4Errno(typ, code uint8) (syscall.Errno, bool) {
+	switch typ {
+	case icmpv4.TypeDestUnreachable:
+		switch code {
+		case icmpv4.CodeProtocolUnreachable:
+			return syscall.ENOPROTOOPT, true
+		case icmpv4.CodePortUnreachable:
+			return syscall.ECONNREFUSED, true
+		case icmpv4.CodeFragmentationNeeded:
+			return syscall.EMSGSIZE, false
+		case icmpv4.CodeNetUnreachable, icmpv4.CodeNetUnreachableForTOS:
+			return syscall.ENETUNREACH, false
+		case icmpv4.CodeDestNetUnknown, icmpv4.CodeNetProhibited:
+			return syscall.ENETUNREACH, true
+		case icmpv4.CodeDestHostUnknown:
+			return syscall.EHOSTDOWN, true
+		case icmpv4.CodeSourceHostIsolated, icmpv4.CodeHostProhibited, icmpv4.CodeCommunicationProhibited,
+			icmpv4.CodeHostPrecedenceViolation, icmpv4.CodePrecedenceCutoff:
+			return syscall.EHOSTUNREACH, true
+		default:
+			return syscall.EHOSTUNREACH, false
+		}
+	case icmpv4.TypeParameterProblem:
+		return syscall.EPROTO, true
+	default: // time exceeded, source quench: transient
+		return syscall.EHOSTUNREACH, false
+	}
 }

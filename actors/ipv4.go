@@ -194,7 +194,7 @@ func (a *ipv4Actor) handleICMP(p *mailbox.Packet, broadcast bool) {
 			return
 		}
 		n := icmpv4.EmitEchoReply(buf.B[mailbox.Headroom:], msg)
-		if a.out.Send(buf, n, IPv4Send{Dst: p.Src, Protocol: ipv4.ProtocolICMP}) == nil {
+		if a.out.Send(buf, n, NetSend{Dst: p.Src, Protocol: ipv4.ProtocolICMP}) == nil {
 			a.icmp.MessagesSent.Inc()
 			a.icmp.EchoRepliesSent.Inc()
 		}
@@ -355,12 +355,14 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		return
 	}
 	ports := iv.Payload
+	errno, hard := icmpv4Errno(typ, code)
 	a.env.send(to, &mailbox.ControlErrorArrived{
 		Protocol:   iv.Protocol(),
 		Local:      netip.AddrPortFrom(iv.Src(), binary.BigEndian.Uint16(ports[0:2])),
 		Remote:     netip.AddrPortFrom(iv.Dst(), binary.BigEndian.Uint16(ports[2:4])),
-		Type:       typ,
-		Code:       code,
+		Err:        errno,
+		Hard:       hard,
+		TooBig:     typ == icmpv4.TypeDestUnreachable && code == icmpv4.CodeFragmentationNeeded,
 		NextHopMTU: nextHopMTU,
 		SentLen:    sentLen,
 		Quote:      append([]byte(nil), ports[:min(len(ports), 60)]...),

@@ -22,16 +22,6 @@ var (
 	ErrLinkDown = errors.New("actnet: link write failed")
 )
 
-// IPv4Send describes one IPv4 packet to send.
-type IPv4Send struct {
-	Dst          netip.Addr
-	Src          netip.Addr // the stack's own address when invalid
-	Protocol     uint8
-	TTL          uint8 // DefaultTTL when zero
-	TOS          uint8
-	DontFragment bool
-}
-
 // DefaultTTL is the TTL of packets the stack originates (RFC 1700's
 // recommended 64, as Linux uses).
 const DefaultTTL = 64
@@ -76,14 +66,38 @@ func NewIPv4Output(env *Env) *IPv4Output {
 	return o
 }
 
-// MaxPayload is the largest IPv4 payload Send accepts: Total Length is 16
-// bits and counts the 20-byte header (RFC 791 §3.1).
-const MaxPayload = 0xffff - ipv4.HeaderLen
+// MaxIPv4Payload is the largest IPv4 payload Send accepts: Total Length
+// is 16 bits and counts the 20-byte header (RFC 791 §3.1).
+const MaxIPv4Payload = 0xffff - ipv4.HeaderLen
+
+var _ NetOutput = (*IPv4Output)(nil)
+
+// MaxPayload is MaxIPv4Payload.
+func (o *IPv4Output) MaxPayload() int { return MaxIPv4Payload }
+
+// HeaderLen is the IPv4 header length without options.
+func (o *IPv4Output) HeaderLen() int { return ipv4.HeaderLen }
+
+// LocalAddr is the stack's IPv4 address, whatever dst (one address per
+// family for now).
+func (o *IPv4Output) LocalAddr(netip.Addr) (netip.Addr, bool) { return o.env.IPv4.Addr(), true }
+
+// IsLocal reports whether a is the stack's IPv4 address.
+func (o *IPv4Output) IsLocal(a netip.Addr) bool { return a == o.env.IPv4.Addr() }
+
+// IsBroadcast reports whether dst is the limited or the link's directed
+// broadcast address.
+func (o *IPv4Output) IsBroadcast(dst netip.Addr) bool { return o.isBroadcast(dst) }
+
+// ReportPortUnreachable answers p with ICMP port unreachable.
+func (o *IPv4Output) ReportPortUnreachable(p *mailbox.Packet) {
+	o.SendICMPError(p.Network, p.LinkBroadcast, icmpv4.TypeDestUnreachable, icmpv4.CodePortUnreachable, 0)
+}
 
 // Buffer returns a buffer with room for n payload bytes after
 // mailbox.Headroom: a link-sized pool buffer when they fit, else a large
 // one, so that callers can send datagrams of any legal size (Send
-// fragments them). n must be at most MaxPayload.
+// fragments them). n must be at most MaxIPv4Payload.
 func (o *IPv4Output) Buffer(n int) *mailbox.Buffer {
 	if mailbox.Headroom+n <= o.env.Pool.Size() {
 		return o.env.Pool.Get()
@@ -133,8 +147,8 @@ func (o *IPv4Output) LowerPathMTU(dst netip.Addr, mtu, sentLen int) (int, bool) 
 // buf.B[mailbox.Headroom:]. It takes ownership of buf whatever it returns.
 // A payload that does not fit the path MTU is fragmented, or refused with
 // ErrTooBig when p.DontFragment is set.
-func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
-	if n < 0 || n > MaxPayload || mailbox.Headroom+n > len(buf.B) {
+func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
+	if n < 0 || n > MaxIPv4Payload || mailbox.Headroom+n > len(buf.B) {
 		o.counters.TooBig.Inc()
 		buf.Release()
 		return ErrTooBig
@@ -143,13 +157,13 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
 	if !src.IsValid() {
 		src = o.env.IPv4.Addr()
 	}
-	ttl := p.TTL
+	ttl := p.HopLimit
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
 	ipStart := mailbox.Headroom - ipv4.HeaderLen
 	h := ipv4.Header{
-		TOS:          p.TOS,
+		TOS:          p.TrafficClass,
 		ID:           uint16(o.ids.Add(1)),
 		DontFragment: p.DontFragment,
 		TTL:          ttl,

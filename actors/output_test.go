@@ -59,40 +59,40 @@ func readIPv4(t *testing.T, dev *device.Memory, n int) []ipv4.Packet {
 func TestSendDontFragmentTooBig(t *testing.T) {
 	r, _, peer := startOutputTest(t)
 	buf := r.Output.Buffer(2000)
-	err := r.Output.Send(buf, 2000, IPv4Send{Dst: peer, Protocol: 253, DontFragment: true})
+	err := r.Output.Send(buf, 2000, NetSend{Dst: peer, Protocol: 253, DontFragment: true})
 	if !errors.Is(err, ErrTooBig) {
 		t.Fatalf("DF send of 2000 bytes: %v, want ErrTooBig", err)
 	}
 	if got := r.Env.Counters.IPv4.TooBig.Load(); got != 1 {
 		t.Errorf("too big counted %d times", got)
 	}
-	if err := r.Output.Send(r.Output.Buffer(10), MaxPayload+1, IPv4Send{Dst: peer, Protocol: 253}); !errors.Is(err, ErrTooBig) {
+	if err := r.Output.Send(r.Output.Buffer(10), MaxIPv4Payload+1, NetSend{Dst: peer, Protocol: 253}); !errors.Is(err, ErrTooBig) {
 		t.Fatalf("send above 65515 bytes: %v", err)
 	}
 }
 
 func TestSendFragmentsLargest(t *testing.T) {
 	r, db, peer := startOutputTest(t)
-	buf := r.Output.Buffer(MaxPayload)
-	if len(buf.B) < mailbox.Headroom+MaxPayload {
-		t.Fatalf("Buffer(%d) has %d bytes", MaxPayload, len(buf.B))
+	buf := r.Output.Buffer(MaxIPv4Payload)
+	if len(buf.B) < mailbox.Headroom+MaxIPv4Payload {
+		t.Fatalf("Buffer(%d) has %d bytes", MaxIPv4Payload, len(buf.B))
 	}
-	for i := range MaxPayload {
+	for i := range MaxIPv4Payload {
 		buf.B[mailbox.Headroom+i] = byte(i * 13)
 	}
-	if err := r.Output.Send(buf, MaxPayload, IPv4Send{Dst: peer, Protocol: 253}); err != nil {
+	if err := r.Output.Send(buf, MaxIPv4Payload, NetSend{Dst: peer, Protocol: 253}); err != nil {
 		t.Fatal(err)
 	}
 	// 65515 bytes in 1480-byte pieces: 44 full fragments and one of 395.
 	pkts := readIPv4(t, db, 45)
-	got := make([]byte, MaxPayload)
+	got := make([]byte, MaxIPv4Payload)
 	for i, p := range pkts {
 		if p.FragmentOffset() != i*1480 || p.MoreFragments() != (i < 44) || p.ID() != pkts[0].ID() || p.DontFragment() {
 			t.Fatalf("fragment %d: offset %d MF %v ID %d DF %v", i, p.FragmentOffset(), p.MoreFragments(), p.ID(), p.DontFragment())
 		}
 		copy(got[p.FragmentOffset():], p.Payload())
 	}
-	if len(pkts[44].Payload()) != MaxPayload-44*1480 {
+	if len(pkts[44].Payload()) != MaxIPv4Payload-44*1480 {
 		t.Fatalf("last fragment carries %d bytes", len(pkts[44].Payload()))
 	}
 	for i, b := range got {

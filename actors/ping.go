@@ -64,7 +64,7 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	if !dst.Is4() {
 		return 0, errors.New("actnet: ping needs an IPv4 address")
 	}
-	if size < 0 || icmpv4.HeaderLen+size > MaxPayload {
+	if size < 0 || icmpv4.HeaderLen+size > MaxIPv4Payload {
 		return 0, ErrTooBig
 	}
 	if err := r.Env.life.err(); err != nil {
@@ -80,7 +80,7 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	// The data already sits where EmitEcho copies it to; copy is a memmove.
 	n := icmpv4.EmitEcho(buf.B[mailbox.Headroom:], icmpv4.TypeEchoRequest, pingID, seq, data)
 	sent := r.Env.Clock.Now()
-	if err := r.Output.Send(buf, n, IPv4Send{Dst: dst, Protocol: ipv4.ProtocolICMP}); err != nil {
+	if err := r.Output.Send(buf, n, NetSend{Dst: dst, Protocol: ipv4.ProtocolICMP}); err != nil {
 		return 0, err
 	}
 	at, err := await(&r.Env.life, ctx, ch)

@@ -69,8 +69,8 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env.PIDs.Timer = spawn("timer", newTimerActor(env.Clock))
 	env.PIDs.ARP = spawn("arp", newARPActor(env))
 	env.PIDs.IPv4 = spawn("ipv4", newIPv4Actor(env, s.out))
-	env.PIDs.UDP = spawn("udp", newUDPActor(env, s.out))
-	tcpa := newTCPActor(env, s.out)
+	env.PIDs.UDP = spawn("udp", newUDPActor(env, &env.Out))
+	tcpa := newTCPActor(env, &env.Out)
 	tcpPID, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return tcpa },
 		actor.WithSupervisor(tcpa.strategy()), actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox)), "tcp")
 	if err != nil {
@@ -133,6 +133,7 @@ func Start(opts Options) (*Running, error) {
 	env.Fatal = r.fail
 	r.Env = env
 	r.Output = NewIPv4Output(env)
+	env.Out.V4 = r.Output
 	strategy := supervisor.LayerStrategy(opts.Log, supervisor.DefaultLayerBudget(), func(child *actor.PID, reason any) {
 		r.fail(fmt.Errorf("layer %s: %v", child.Id, reason))
 	})

@@ -13,7 +13,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/actnet/actnet/layers/ipv4"
 	"github.com/actnet/actnet/layers/tcp"
 	"github.com/actnet/actnet/mailbox"
 	"github.com/actnet/actnet/supervisor"
@@ -184,7 +183,7 @@ type connRecord struct {
 // answers segments for closed ports with a reset (RFC 9293 §3.10.7.1).
 type tcpActor struct {
 	env   *Env
-	out   *IPv4Output
+	out   *Outputs
 	c     *tcpCounters
 	guard supervisor.PacketGuard
 
@@ -200,7 +199,7 @@ type tcpActor struct {
 	appStrategy actor.SupervisorStrategy
 }
 
-func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
+func newTCPActor(env *Env, out *Outputs) *tcpActor {
 	a := &tcpActor{
 		env:       env,
 		out:       out,
@@ -245,10 +244,15 @@ func (a *tcpActor) strategy() actor.SupervisorStrategy {
 
 // newEmitter returns the function every control block sends segments
 // through: it serializes the segment into a pooled buffer and hands it to
-// the IPv4 send path, in the calling actor's goroutine.
+// its family's send path, in the calling actor's goroutine.
 func (a *tcpActor) newEmitter() tcp.Emitter {
-	env, out, c := a.env, a.out, a.c
+	env, outs, c := a.env, a.out, a.c
 	return func(o *tcp.Outgoing) {
+		out, ok := outs.For(o.Tuple.Remote.Addr())
+		if !ok {
+			c.EmitFailed.Inc() // no connection is made to a family that is off
+			return
+		}
 		buf := env.Pool.Get()
 		n, err := o.Emit(buf.B[mailbox.Headroom:])
 		if err != nil {
@@ -261,9 +265,9 @@ func (a *tcpActor) newEmitter() tcp.Emitter {
 			c.ResetsSent.Inc()
 		}
 		// DF on every segment: TCP learns the path MTU from
-		// fragmentation-needed errors instead (RFC 1191).
-		out.Send(buf, n, IPv4Send{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
-			Protocol: ipv4.ProtocolTCP, DontFragment: true})
+		// fragmentation-needed errors instead (RFC 1191, RFC 8201).
+		out.Send(buf, n, NetSend{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
+			Protocol: tcp.ProtocolNumber, DontFragment: true})
 	}
 }
 
@@ -393,9 +397,14 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 		buf.Release()
 		return
 	}
+	out, ok := a.out.For(t.Remote.Addr())
+	if !ok {
+		buf.Release()
+		return
+	}
 	a.c.SegmentsSent.Inc()
 	a.c.ResetsSent.Inc()
-	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP})
+	out.Send(buf, n, NetSend{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: tcp.ProtocolNumber})
 }
 
 // accept opens a passive connection for a SYN that reached a listener. A
@@ -417,7 +426,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		iss = minISS
 	}
 	cfg := l.cfg
-	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	cfg.MTU = min(cfg.MTU, a.pathMTU(t.Remote.Addr()))
 	if cfg.SynRetries == 0 {
 		// Fewer SYN-ACK retries the fuller the backlog, so that under a
 		// flood half-open entries give their place up sooner.
@@ -438,7 +447,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 // SYN-ACK (RFC 4987 §3.6), keeping no state.
 func (a *tcpActor) sendCookie(l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time) {
 	cfg := l.cfg
-	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	cfg.MTU = min(cfg.MTU, a.pathMTU(t.Remote.Addr()))
 	h, err := tcp.CookieSYNACK(&cfg, a.secret, t, &p.TCP, now)
 	if err != nil {
 		a.c.ListenDrops.Inc()
@@ -454,7 +463,7 @@ func (a *tcpActor) sendCookie(l *listener, t tcp.Tuple, p *mailbox.Packet, now t
 	l.overflowed = now
 	a.c.CookiesSent.Inc()
 	a.c.SegmentsSent.Inc()
-	a.out.Send(buf, n, IPv4Send{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: ipv4.ProtocolTCP, DontFragment: true})
+	a.send(buf, n, t)
 }
 
 // acceptCookie tries an ACK for an unknown connection at a listening port
@@ -470,7 +479,7 @@ func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *
 		return true // dropped: the peer's retransmission may find room
 	}
 	cfg := l.cfg
-	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
+	cfg.MTU = min(cfg.MTU, a.pathMTU(t.Remote.Addr()))
 	conn, err := tcp.AcceptCookie(&cfg, a.secret, t, &p.TCP, now, a.emit)
 	if err != nil {
 		a.c.CookiesFailed.Inc()
@@ -572,16 +581,21 @@ func (a *tcpActor) ephemeralListenPort() (uint16, bool) {
 func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 	sock := m.Socket
 	remote := sock.Remote
-	if !remote.Addr().Is4() {
+	out, ok := a.out.For(remote.Addr())
+	if !ok {
 		return ErrUnsupportedAddr
 	}
 	if len(a.conns) >= a.maxConns {
 		a.c.TableFull.Inc()
 		return ErrTooManyConns
 	}
-	local := netip.AddrPortFrom(a.env.IPv4.Addr(), m.Local.Port())
+	src, ok := out.LocalAddr(remote.Addr())
+	if !ok {
+		return ErrUnsupportedAddr
+	}
+	local := netip.AddrPortFrom(src, m.Local.Port())
 	if local.Port() == 0 {
-		port, ok := a.ephemeralPort(remote)
+		port, ok := a.ephemeralPort(src, remote)
 		if !ok {
 			return ErrNoPorts
 		}
@@ -595,7 +609,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 	if cfg.MTU == 0 {
 		cfg.MTU = a.env.MTU
 	}
-	cfg.MTU = min(cfg.MTU, a.out.PathMTU(remote.Addr()))
+	cfg.MTU = min(cfg.MTU, out.PathMTU(remote.Addr()))
 	now := a.env.Clock.Now()
 	conn, err := tcp.Connect(&cfg, t, tcp.ISN(a.secret, t, now), now, a.emit)
 	if err != nil {
@@ -610,7 +624,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 // ephemeralPort picks a local port for a connection to remote: a random
 // starting point, then the first port whose tuple is free (RFC 6056 §3.3.1,
 // Algorithm 1).
-func (a *tcpActor) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
+func (a *tcpActor) ephemeralPort(src netip.Addr, remote netip.AddrPort) (uint16, bool) {
 	const n = ephemeralLast - ephemeralFirst + 1
 	start := rand.IntN(n)
 	for i := 0; i < n; i++ {
@@ -618,7 +632,7 @@ func (a *tcpActor) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
 		if _, listening := a.listeners[port]; listening {
 			continue
 		}
-		t := tcp.Tuple{Local: netip.AddrPortFrom(a.env.IPv4.Addr(), port), Remote: remote}
+		t := tcp.Tuple{Local: netip.AddrPortFrom(src, port), Remote: remote}
 		if _, busy := a.conns[t]; !busy {
 			return port, true
 		}
@@ -692,4 +706,24 @@ func (q *AcceptQueue) Close() {
 	for _, s := range items {
 		s.Close(true)
 	}
+}
+
+// pathMTU is the path MTU towards dst in its family; the link MTU for a
+// family that is off (no connection to it is ever made).
+func (a *tcpActor) pathMTU(dst netip.Addr) int {
+	if out, ok := a.out.For(dst); ok {
+		return out.PathMTU(dst)
+	}
+	return a.env.MTU
+}
+
+// send hands a segment the tcp actor built itself (a SYN cookie's SYN-ACK)
+// to its family's send path, with DF like every segment.
+func (a *tcpActor) send(buf *mailbox.Buffer, n int, t tcp.Tuple) {
+	out, ok := a.out.For(t.Remote.Addr())
+	if !ok {
+		buf.Release()
+		return
+	}
+	out.Send(buf, n, NetSend{Dst: t.Remote.Addr(), Src: t.Local.Addr(), Protocol: tcp.ProtocolNumber, DontFragment: true})
 }

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/actnet/actnet/layers/icmpv4"
 	"github.com/actnet/actnet/layers/tcp"
 	"github.com/actnet/actnet/mailbox"
 )
@@ -65,7 +65,7 @@ type queuedWrite struct {
 // its user told (supervisor.OneShotStrategy, DESIGN.md principle 6).
 type connActor struct {
 	env   *Env
-	out   *IPv4Output
+	out   *Outputs
 	conn  *tcp.Conn
 	tuple tcp.Tuple
 	c     *tcpCounters
@@ -162,12 +162,12 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.failWrites(tcp.ErrAborted)
 		a.conn.Abort(now)
 	case *mailbox.ControlErrorArrived:
-		if e, ok := controlErrorFromICMPv4(m); ok {
-			if e.MTU > 0 && a.conn.QuotesInFlight(e.Seq) {
+		if e, ok := controlError(m); ok {
+			if out, ok := a.out.For(a.tuple.Remote.Addr()); ok && e.MTU > 0 && a.conn.QuotesInFlight(e.Seq) {
 				// The report names this connection and data in
 				// flight: only now may it lower the path MTU,
 				// which every connection to the peer shares.
-				e.MTU, _ = a.out.LowerPathMTU(a.tuple.Remote.Addr(), m.NextHopMTU, m.SentLen)
+				e.MTU, _ = out.LowerPathMTU(a.tuple.Remote.Addr(), m.NextHopMTU, m.SentLen)
 			}
 			if a.conn.HandleControlError(now, e) {
 				a.c.ControlErrors.Inc()
@@ -467,35 +467,29 @@ func (a *connActor) startApp(ctx actor.Context, props *actor.Props, name *atomic
 	a.app = pid
 }
 
-// controlErrorFromICMPv4 reads an ICMPv4 error the way RFC 1122 §4.2.3.9
-// sorts them: port and protocol unreachable are hard errors, the other
-// unreachables and time exceeded are soft, fragmentation needed asks for a
-// smaller path MTU. It reports false for errors TCP does not act on.
-func controlErrorFromICMPv4(m *mailbox.ControlErrorArrived) (tcp.ControlError, bool) {
+// controlError reads a transport-level ICMP error the way RFC 1122
+// §4.2.3.9 sorts them: port and protocol unreachable are hard errors, the
+// other unreachables, time exceeded and parameter problems soft, packet too
+// big asks for a smaller path MTU. It reports false for errors TCP does not
+// act on.
+func controlError(m *mailbox.ControlErrorArrived) (tcp.ControlError, bool) {
 	if len(m.Quote) < 8 {
 		return tcp.ControlError{}, false
 	}
 	e := tcp.ControlError{Seq: tcp.Seq(binary.BigEndian.Uint32(m.Quote[4:8]))}
-	switch m.Type {
-	case icmpv4.TypeDestUnreachable:
-		switch m.Code {
-		case icmpv4.CodeFragmentationNeeded:
-			// A placeholder until the quote is checked: the path
-			// MTU is lowered, and e.MTU set to it, only then.
-			e.MTU = max(m.NextHopMTU, 1)
-		case icmpv4.CodePortUnreachable:
-			e.Hard = tcp.ErrRefused
-		case icmpv4.CodeProtocolUnreachable:
-			e.Hard = tcp.ErrProtocolUnreachable
-		case icmpv4.CodeNetUnreachable, icmpv4.CodeDestNetUnknown, icmpv4.CodeNetProhibited, icmpv4.CodeNetUnreachableForTOS:
-			e.Soft = tcp.ErrNetUnreachable
-		default:
-			e.Soft = tcp.ErrHostUnreachable
-		}
-	case icmpv4.TypeTimeExceeded, icmpv4.TypeParameterProblem:
-		e.Soft = tcp.ErrHostUnreachable
+	switch {
+	case m.TooBig:
+		// A placeholder until the quote is checked: the path MTU is
+		// lowered, and e.MTU set to it, only then.
+		e.MTU = max(m.NextHopMTU, 1)
+	case m.Err == syscall.ECONNREFUSED:
+		e.Hard = tcp.ErrRefused
+	case m.Err == syscall.ENOPROTOOPT:
+		e.Hard = tcp.ErrProtocolUnreachable
+	case m.Err == syscall.ENETUNREACH:
+		e.Soft = tcp.ErrNetUnreachable
 	default:
-		return e, false
+		e.Soft = tcp.ErrHostUnreachable
 	}
 	return e, true
 }

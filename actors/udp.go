@@ -10,8 +10,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/actnet/actnet/layers/checksum"
-	"github.com/actnet/actnet/layers/icmpv4"
-	"github.com/actnet/actnet/layers/ipv4"
 	"github.com/actnet/actnet/layers/udp"
 	"github.com/actnet/actnet/mailbox"
 	"github.com/actnet/actnet/supervisor"
@@ -48,13 +46,13 @@ var (
 // sockets (§4.1.3.3).
 type udpActor struct {
 	env   *Env
-	out   *IPv4Output
+	out   *Outputs
 	guard supervisor.PacketGuard
 	c     *mailbox.UDPCounters
 	ports *udp.Ports[*UDPSocket]
 }
 
-func newUDPActor(env *Env, out *IPv4Output) *udpActor {
+func newUDPActor(env *Env, out *Outputs) *udpActor {
 	c := &env.Counters.UDP
 	return &udpActor{
 		env:   env,
@@ -90,18 +88,30 @@ func (a *udpActor) Receive(ctx actor.Context) {
 
 func (a *udpActor) bind(s *UDPSocket, local netip.AddrPort) error {
 	addr := local.Addr().Unmap()
-	switch {
-	case !addr.IsValid():
+	if !addr.IsValid() {
 		addr = netip.IPv4Unspecified()
-	case !addr.Is4():
-		return errUDPFamily
-	case !addr.IsUnspecified() && addr != a.env.IPv4.Addr():
-		return errUDPAddrNotAvail
+	}
+	if !addr.IsUnspecified() {
+		// A socket bound to an unspecified address hears every family
+		// the stack runs, like Go's net with "udp"; a specific address
+		// must be one of the stack's.
+		if _, ok := a.out.For(addr); !ok {
+			return errUDPFamily
+		}
+		if !a.out.IsLocal(addr) {
+			return errUDPAddrNotAvail
+		}
 	}
 	if s.remote.IsValid() && addr.IsUnspecified() {
 		// A connected socket's source is the address its route uses, as
 		// on Linux after connect(2).
-		addr = a.env.IPv4.Addr()
+		out, ok := a.out.For(s.remote.Addr())
+		if !ok {
+			return errUDPFamily
+		}
+		if addr, ok = out.LocalAddr(s.remote.Addr()); !ok {
+			return errUDPAddrNotAvail
+		}
 	}
 	port := local.Port()
 	var err error
@@ -136,15 +146,16 @@ func (a *udpActor) handle(p *mailbox.Packet) {
 		}
 		return
 	}
-	// RFC 768: a zero checksum means none was sent, which IPv4 allows.
-	if !d.VerifyChecksum(checksum.PseudoHeaderSum(p.Src, p.Dst, ipv4.ProtocolUDP, int(d.Length())), true) {
+	// RFC 768: a zero checksum means none was sent, which IPv4 allows
+	// and IPv6 does not (RFC 8200 §8.1).
+	if !d.VerifyChecksum(checksum.PseudoHeaderSum(p.Src, p.Dst, udp.Protocol, int(d.Length())), p.Src.Is4()) {
 		a.c.BadChecksum.Inc()
 		return
 	}
 	if d.Checksum() == 0 {
 		a.c.NoChecksum.Inc()
 	}
-	broadcast := p.Dst != a.env.IPv4.Addr()
+	broadcast := !a.out.IsLocal(p.Dst)
 	s, ok := a.ports.Lookup(d.DstPort())
 	if !ok {
 		if broadcast {
@@ -152,7 +163,9 @@ func (a *udpActor) handle(p *mailbox.Packet) {
 			return
 		}
 		a.c.NoPort.Inc()
-		a.out.SendICMPError(p.Network, p.LinkBroadcast, icmpv4.TypeDestUnreachable, icmpv4.CodePortUnreachable, 0)
+		if out, ok := a.out.For(p.Src); ok {
+			out.ReportPortUnreachable(p)
+		}
 		return
 	}
 	from := netip.AddrPortFrom(p.Src, d.SrcPort())
@@ -177,61 +190,25 @@ func (a *udpActor) handle(p *mailbox.Packet) {
 // an unconnected socket cannot tell which of its sends failed.
 func (a *udpActor) controlError(m *mailbox.ControlErrorArrived) {
 	s, ok := a.ports.Lookup(m.Local.Port())
-	if m.Type == icmpv4.TypeDestUnreachable && m.Code == icmpv4.CodeFragmentationNeeded {
+	if m.TooBig {
 		// The path MTU is lowered only for a datagram a socket of ours
 		// could have sent (RFC 5927 §4.3, as Linux's udp_err looks the
 		// socket up first): a forged report naming no socket changes
 		// nothing.
-		if ok && (!s.remote.IsValid() || s.remote == m.Remote) {
-			a.out.LowerPathMTU(m.Remote.Addr(), m.NextHopMTU, m.SentLen)
+		if out, found := a.out.For(m.Remote.Addr()); found && ok && (!s.remote.IsValid() || s.remote == m.Remote) {
+			out.LowerPathMTU(m.Remote.Addr(), m.NextHopMTU, m.SentLen)
 			a.c.ErrorsDelivered.Inc()
 			return
 		}
 		a.c.ErrorsIgnored.Inc()
 		return
 	}
-	err, hard := ICMPError(m.Type, m.Code)
-	if !ok || !s.remote.IsValid() || s.remote != m.Remote || !hard {
+	if !ok || !s.remote.IsValid() || s.remote != m.Remote || !m.Hard {
 		a.c.ErrorsIgnored.Inc()
 		return
 	}
 	a.c.ErrorsDelivered.Inc()
-	s.fail(err)
-}
-
-// ICMPError maps an ICMPv4 error to the errno a socket reports for it, and
-// whether it is a hard error, one that ends a connection attempt or a
-// connected UDP socket's exchange (RFC 1122 §4.2.3.9 lists protocol and
-// port unreachable and fragmentation needed as hard for TCP; the table
-// follows Linux's icmp_err_convert, minus fragmentation needed, which only
-// lowers the path MTU here).
-func ICMPError(typ, code uint8) (error, bool) {
-	switch typ {
-	case icmpv4.TypeDestUnreachable:
-		switch code {
-		case icmpv4.CodeProtocolUnreachable:
-			return syscall.ENOPROTOOPT, true
-		case icmpv4.CodePortUnreachable:
-			return syscall.ECONNREFUSED, true
-		case icmpv4.CodeFragmentationNeeded:
-			return syscall.EMSGSIZE, false
-		case icmpv4.CodeNetUnreachable, icmpv4.CodeNetUnreachableForTOS:
-			return syscall.ENETUNREACH, false
-		case icmpv4.CodeDestNetUnknown, icmpv4.CodeNetProhibited:
-			return syscall.ENETUNREACH, true
-		case icmpv4.CodeDestHostUnknown:
-			return syscall.EHOSTDOWN, true
-		case icmpv4.CodeSourceHostIsolated, icmpv4.CodeHostProhibited, icmpv4.CodeCommunicationProhibited,
-			icmpv4.CodeHostPrecedenceViolation, icmpv4.CodePrecedenceCutoff:
-			return syscall.EHOSTUNREACH, true
-		default:
-			return syscall.EHOSTUNREACH, false
-		}
-	case icmpv4.TypeParameterProblem:
-		return syscall.EPROTO, true
-	default: // time exceeded, source quench: transient
-		return syscall.EHOSTUNREACH, false
-	}
+	s.fail(m.Err)
 }
 
 // OpenUDP binds a new UDP socket to local (port 0 for an ephemeral one);
@@ -257,7 +234,7 @@ func (r *Running) OpenUDP(ctx context.Context, local, remote netip.AddrPort) (*U
 	if err := life.err(); err != nil {
 		return nil, err
 	}
-	s := newUDPSocket(r.Env, r.Output, remote)
+	s := newUDPSocket(r.Env, &r.Env.Out, remote)
 	reply := make(chan error, 1)
 	r.Env.send(r.Env.PIDs.UDP, &BindUDP{Socket: s, Local: local, Reply: reply})
 	err, waitErr := await(life, ctx, reply)

@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/actnet/actnet/layers/checksum"
-	"github.com/actnet/actnet/layers/ipv4"
 	"github.com/actnet/actnet/layers/udp"
 	"github.com/actnet/actnet/mailbox"
 )
@@ -26,7 +25,7 @@ const (
 
 // MaxUDPPayload is the largest UDP payload over IPv4: 65,535 bytes less the
 // IPv4 and UDP headers.
-const MaxUDPPayload = MaxPayload - udp.HeaderLen
+const MaxUDPPayload = MaxIPv4Payload - udp.HeaderLen
 
 // udpDatagram is one received datagram waiting in a socket's queue; the
 // socket owns its buffer until the application reads it.
@@ -45,7 +44,7 @@ type udpDatagram struct {
 // device write is their back-pressure.
 type UDPSocket struct {
 	env *Env
-	out *IPv4Output
+	out *Outputs
 
 	// Set by the udp actor when it binds the socket, before Bind answers;
 	// read-only after.
@@ -68,7 +67,7 @@ type UDPSocket struct {
 	queueFull, sent *mailbox.Counter
 }
 
-func newUDPSocket(env *Env, out *IPv4Output, remote netip.AddrPort) *UDPSocket {
+func newUDPSocket(env *Env, out *Outputs, remote netip.AddrPort) *UDPSocket {
 	return &UDPSocket{
 		env:       env,
 		out:       out,
@@ -206,7 +205,7 @@ var (
 	errUDPBroadcast = syscall.EACCES       // broadcast without SetBroadcast
 	errUDPTooBig    = syscall.EMSGSIZE     // above MaxUDPPayload
 	errUDPNoPort    = syscall.EINVAL       // destination port 0
-	errUDPFamily    = syscall.EAFNOSUPPORT // not IPv4 (yet)
+	errUDPFamily    = syscall.EAFNOSUPPORT // a family the stack does not run
 	errUDPNoRoute   = syscall.EHOSTUNREACH
 	errUDPLinkDown  = syscall.ENOBUFS
 )
@@ -232,30 +231,33 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 		to = s.remote
 	}
 	dst := to.Addr().Unmap()
+	out, ok := s.out.For(dst)
 	switch {
-	case !dst.Is4():
+	case !ok:
 		return errUDPFamily
 	case to.Port() == 0:
 		return errUDPNoPort
-	case len(b) > MaxUDPPayload:
+	case len(b) > out.MaxPayload()-udp.HeaderLen:
 		return errUDPTooBig
-	case (s.out.isBroadcast(dst) || dst.IsMulticast()) && !s.broadcast.Load():
+	case (out.IsBroadcast(dst) || dst.IsMulticast()) && !s.broadcast.Load():
 		return errUDPBroadcast
 	}
 	src := s.local.Addr()
 	if !src.IsValid() || src.IsUnspecified() {
-		src = s.env.IPv4.Addr()
+		if src, ok = out.LocalAddr(dst); !ok {
+			return errUDPNoRoute
+		}
 	}
 	n := udp.HeaderLen + len(b)
-	buf := s.out.Buffer(n)
+	buf := out.Buffer(n)
 	dgram := buf.B[mailbox.Headroom : mailbox.Headroom+n]
 	copy(dgram[udp.HeaderLen:], b)
 	if err := (udp.Header{SrcPort: s.local.Port(), DstPort: to.Port()}).Emit(dgram,
-		checksum.PseudoHeaderSum(src, dst, ipv4.ProtocolUDP, n)); err != nil {
+		checksum.PseudoHeaderSum(src, dst, udp.Protocol, n)); err != nil {
 		buf.Release()
 		return errUDPTooBig
 	}
-	err = s.out.Send(buf, n, IPv4Send{Dst: dst, Src: src, Protocol: ipv4.ProtocolUDP})
+	err = out.Send(buf, n, NetSend{Dst: dst, Src: src, Protocol: udp.Protocol})
 	switch {
 	case err == nil:
 		s.sent.Inc()
