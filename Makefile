@@ -8,7 +8,7 @@ GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
 # two minutes on two cores. Longer runs: `make fuzz FUZZTIME=5m`.
 FUZZTIME ?= 5000x
 
-.PHONY: all build demo test unit race allocs fuzz lint clean bench
+.PHONY: all build demo test unit race allocs fuzz lint clean bench examples
 
 all: build
 
@@ -23,10 +23,10 @@ demo: build
 
 # Everything CI checks: gofmt, go.mod tidiness, vet (the bench module's
 # too), staticcheck, the allocation tests, each
-# fuzz target briefly, then the race-enabled test suite (tap
+# fuzz target briefly, the examples, then the race-enabled test suite (tap
 # tests run as root inside namespaces they create), whose summary line ends
 # the output.
-test: lint allocs fuzz race
+test: lint allocs fuzz examples race
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -46,6 +46,13 @@ race:
 # detector's own bookkeeping would swamp: they run without -race.
 allocs:
 	$(GO) test -count=1 -run 'Alloc' ./...
+
+# Each program in examples/ checks its own result and exits non-zero on a
+# failure; each prints one line.
+examples:
+	@set -e; for dir in examples/*/; do \
+	  echo "run $$dir"; $(GO) run ./$$dir; \
+	done
 
 unit:
 	$(GO) test -count=1 ./...

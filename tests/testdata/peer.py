@@ -159,8 +159,33 @@ def job_sink(host, port, count):
     return 0
 
 
+def job_sha(host, port):
+    # Read a reply to its end and print its length and SHA-256. A reset
+    # fails the job, before the end of the data or after it.
+    s = connect(host, int(port))
+    h, n = hashlib.sha256(), 0
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+    except ConnectionResetError:
+        print("fail: reset after %d bytes" % n)
+        return 1
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    s.close()
+    if err:
+        print("fail: socket error %s after EOF" % os.strerror(err))
+        return 1
+    print("ok %d %s" % (n, h.hexdigest()))
+    return 0
+
+
 JOBS = {"echo": job_echo, "source": job_source, "refused": job_refused,
-        "halfclose": job_halfclose, "crash": job_crash, "sink": job_sink}
+        "halfclose": job_halfclose, "crash": job_crash, "sink": job_sink,
+        "sha": job_sha}
 
 if __name__ == "__main__":
     sys.exit(JOBS[sys.argv[1]](*sys.argv[2:]))
