@@ -17,9 +17,12 @@ type ethernetLayer struct {
 
 	// groups are the multicast MACs the stack listens on besides broadcast.
 	groups map[ethernet.Addr]bool
+	// upper are the EtherTypes the running families take, in the order
+	// sort reports them.
+	upper []ethernet.EtherType
 }
 
-func newEthernetLayer(env *Env) *ethernetLayer {
+func newEthernetLayer(env *Env, upper []upperLayer) *ethernetLayer {
 	c := &env.Counters.Ethernet
 	a := &ethernetLayer{
 		env:    env,
@@ -27,17 +30,32 @@ func newEthernetLayer(env *Env) *ethernetLayer {
 		guard:  newGuard(env, "ethernet", &c.HandlerCrashes),
 		groups: make(map[ethernet.Addr]bool),
 	}
+	if len(upper) > maxUpperLayers {
+		panic("actnet: more upper layers than the reader batches")
+	}
+	for _, u := range upper {
+		a.upper = append(a.upper, u.etherType)
+	}
 	// RFC 1112 §6.4: every IPv4 host is a member of the all-hosts group.
 	a.groups[ethernet.MulticastAddrForIPv4(allHosts)] = true
 	return a
 }
 
-// sort classifies one frame under the packet guard and returns its
-// EtherType, or 0 for a frame that was dropped.
-func (a *ethernetLayer) sort(p *mailbox.Packet) (typ ethernet.EtherType) {
+// sort classifies one frame under the packet guard and returns the index
+// of the upper layer it goes to, or -1 for a frame that was dropped.
+func (a *ethernetLayer) sort(p *mailbox.Packet) int {
 	a.c.FramesReceived.Inc()
+	var typ ethernet.EtherType
 	a.guard.Handle(p.Frame, func() { typ = a.classify(p) })
-	return typ
+	if typ == 0 {
+		return -1
+	}
+	for i, t := range a.upper {
+		if t == typ {
+			return i
+		}
+	}
+	return -1
 }
 
 // classify validates p's frame, fills in its link-layer fields and returns
@@ -65,9 +83,13 @@ func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 	}
 	p.SrcMAC = src
 	p.Network = f.Payload()
-	switch t := f.EtherType(); t {
-	case ethernet.ARP, ethernet.IPv4:
-		return t
+	t := f.EtherType()
+	for _, u := range a.upper {
+		if u == t {
+			return t
+		}
+	}
+	switch t {
 	case ethernet.IPv6:
 		a.c.NoIPv6.Inc()
 	case ethernet.VLAN:

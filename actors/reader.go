@@ -9,7 +9,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/actnet/actnet/device"
-	"github.com/actnet/actnet/layers/ethernet"
 	"github.com/actnet/actnet/mailbox"
 )
 
@@ -28,11 +27,13 @@ type startReading struct{}
 // readerActor is the Ethernet reader actor: it owns the device's blocking
 // read loop. The loop runs in a goroutine of its own (the only one in the
 // stack that blocks), reads straight into pooled buffers, checks and sorts
-// the frames (ethernetLayer), and hands whatever was ready to the arp and
-// ipv4 actors as one batch each.
+// the frames (ethernetLayer), and hands whatever was ready to the layer of
+// each EtherType (ARP, IPv4, ...: the families' upper layers) as one batch
+// each.
 type readerActor struct {
 	env      *Env
 	eth      *ethernetLayer
+	upper    []upperLayer
 	inFlight *atomic.Int64
 	done     chan struct{}
 }
@@ -97,29 +98,31 @@ func (r *readerActor) loop() {
 // the stack (the loop is a plain goroutine: no supervisor would catch the
 // escalation).
 func (r *readerActor) deliver(held []*mailbox.Buffer, sizes []int) (ok bool) {
-	var toARP, toIPv4 *mailbox.PacketsArrived
+	var batches [maxUpperLayers]*mailbox.PacketsArrived
 	defer func() {
 		if e := recover(); e != nil {
 			r.env.Fatal(fmt.Errorf("actnet: ethernet layer failed: %v", e))
 			ok = false
 		}
-		r.send(toARP, r.env.PIDs.ARP)
-		r.send(toIPv4, r.env.PIDs.IPv4)
+		for i, u := range r.upper {
+			r.send(batches[i], u.pid)
+		}
 	}()
 	for i := range held {
 		p := mailbox.Packet{Buf: held[i], Frame: held[i].B[:sizes[i]]}
 		held[i] = nil
-		switch r.eth.sort(&p) {
-		case ethernet.ARP:
-			toARP = addTo(toARP, &p)
-		case ethernet.IPv4:
-			toIPv4 = addTo(toIPv4, &p)
-		default:
+		if k := r.eth.sort(&p); k >= 0 {
+			batches[k] = addTo(batches[k], &p)
+		} else {
 			p.Release()
 		}
 	}
 	return true
 }
+
+// maxUpperLayers bounds the EtherTypes the families may take (ARP, IPv4,
+// IPv6 today), so a delivery's batches live on the stack.
+const maxUpperLayers = 4
 
 // send hands a batch to a layer, counting it against the ingress bound.
 func (r *readerActor) send(batch *mailbox.PacketsArrived, to *actor.PID) {

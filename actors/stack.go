@@ -48,7 +48,7 @@ type layersWired struct{ PIDs PIDs }
 // supervisor.LayerStrategy.
 type stackActor struct {
 	env      *Env
-	out      *IPv4Output
+	families []family
 	inFlight *atomic.Int64
 }
 
@@ -67,8 +67,10 @@ func (s *stackActor) Receive(ctx actor.Context) {
 		return pid
 	}
 	env.PIDs.Timer = spawn("timer", newTimerActor(env.Clock))
-	env.PIDs.ARP = spawn("arp", newARPActor(env))
-	env.PIDs.IPv4 = spawn("ipv4", newIPv4Actor(env, s.out))
+	var upper []upperLayer
+	for _, f := range s.families {
+		upper = append(upper, f.spawn(env, spawn)...)
+	}
 	env.PIDs.UDP = spawn("udp", newUDPActor(env, &env.Out))
 	tcpa := newTCPActor(env, &env.Out)
 	tcpPID, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return tcpa },
@@ -77,7 +79,7 @@ func (s *stackActor) Receive(ctx actor.Context) {
 		panic(fmt.Sprintf("actnet: spawning tcp: %v", err))
 	}
 	env.PIDs.TCP = tcpPID
-	reader := spawn("ethernet", &readerActor{env: env, eth: newEthernetLayer(env), inFlight: s.inFlight})
+	reader := spawn("ethernet", &readerActor{env: env, eth: newEthernetLayer(env, upper), upper: upper, inFlight: s.inFlight})
 	ctx.Send(reader, &startReading{})
 	ctx.Respond(&layersWired{PIDs: env.PIDs})
 }
@@ -133,12 +135,15 @@ func Start(opts Options) (*Running, error) {
 	env.Fatal = r.fail
 	r.Env = env
 	r.Output = NewIPv4Output(env)
-	env.Out.V4 = r.Output
+	families := []family{ipv4Family(r.Output)}
+	for _, f := range families {
+		f.register(&env.Out)
+	}
 	strategy := supervisor.LayerStrategy(opts.Log, supervisor.DefaultLayerBudget(), func(child *actor.PID, reason any) {
 		r.fail(fmt.Errorf("layer %s: %v", child.Id, reason))
 	})
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &stackActor{env: env, out: r.Output, inFlight: new(atomic.Int64)}
+		return &stackActor{env: env, families: families, inFlight: new(atomic.Int64)}
 	}, actor.WithSupervisor(strategy), actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox))
 	pid, err := r.system.Root.SpawnNamed(props, "stack")
 	if err != nil {
