@@ -90,6 +90,15 @@ type reopenFromTimeWait struct {
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }
 
+// halfOpenUnreachable tells the tcp actor that a SYN-ACK to tuple was
+// dropped for want of a next hop (IPv4Send.Unreachable): a half-open
+// connection for it is given up at once instead of living through its
+// SYN-ACK retries.
+type halfOpenUnreachable struct{ tuple tcp.Tuple }
+
+// dropUnreachable asks a half-open connection actor to give up.
+type dropUnreachable struct{}
+
 // tcpCounters are the tcp layer's counters. The tcp actor, the ipv4 actor
 // (which validates segments) and every connection actor count in the same
 // struct.
@@ -262,8 +271,15 @@ func (a *tcpActor) newEmitter() tcp.Emitter {
 		}
 		// DF on every segment: TCP learns the path MTU from
 		// fragmentation-needed errors instead (RFC 1191).
-		out.Send(buf, n, IPv4Send{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
-			Protocol: ipv4.ProtocolTCP, DontFragment: true})
+		p := IPv4Send{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
+			Protocol: ipv4.ProtocolTCP, DontFragment: true}
+		if o.Header.Flags.Has(tcp.FlagSYN | tcp.FlagACK) {
+			// A SYN-ACK that finds no next hop ends its half-open
+			// connection early.
+			t := o.Tuple
+			p.Unreachable = func() { env.send(env.PIDs.TCP, &halfOpenUnreachable{tuple: t}) }
+		}
+		out.Send(buf, n, p)
 	}
 }
 
@@ -294,6 +310,12 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		}
 	case *reopenFromTimeWait:
 		a.reopen(ctx, m)
+	case *halfOpenUnreachable:
+		if pid, ok := a.conns[m.tuple]; ok {
+			if r := a.records[pid.Id]; r != nil && r.listener != nil {
+				ctx.Send(pid, &dropUnreachable{})
+			}
+		}
 	case *mailbox.ControlErrorArrived:
 		if pid, ok := a.conns[tcp.Tuple{Local: m.Local, Remote: m.Remote}]; ok {
 			ctx.Send(pid, m)
@@ -401,6 +423,12 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 // accept opens a passive connection for a SYN that reached a listener. A
 // non-zero minISS is the floor for the ISN after TIME-WAIT reuse.
 func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time, minISS tcp.Seq) {
+	if !a.out.Routable(t.Remote.Addr()) {
+		// No SYN-ACK could be sent back: neither a connection nor a
+		// cookie is worth making (Linux drops such a request too).
+		a.c.SYNNoRoute.Inc()
+		return
+	}
 	switch {
 	case l.halfOpen >= l.backlog:
 		// RFC 4987 §3.6: answer with a SYN cookie and keep nothing; the

@@ -177,6 +177,10 @@ func (a *connActor) Receive(ctx actor.Context) {
 		}
 	case *retryOffer:
 		a.tryOffer(ctx)
+	case *dropUnreachable:
+		if a.conn.DropUnreachable() {
+			a.c.HalfOpenUnreachable.Inc()
+		}
 	case *actor.Terminated:
 		if !a.appTerminated(ctx, now, m.Who) {
 			return
