@@ -172,6 +172,8 @@ type TCP[T Value] struct {
 	EmitFailed          T `drop:"outgoing segments dropped: too large for a buffer"`
 	AcceptQueueFull     T `stat:"connections reset: accept queue full"`
 	AppGone             T `stat:"connections reset: app stopped without closing"`
+	IdleCloses          T `stat:"connections closed: idle timeout"`
+	IdleResets          T `stat:"connections reset: idle timeout, peer not reading or not closing"`
 	UnknownCommands     T `stat:"messages to a connection that are not commands"`
 	TimeWaitReopened    T `stat:"connections reopened from TIME-WAIT"`
 
