@@ -71,7 +71,9 @@ func newARPActor(env *Env) *arpActor {
 		timer: NewTimerID(),
 	}
 	a.cache = arp.NewCache(arp.Config[*awaitNeighbor]{
-		Release: func(w *awaitNeighbor) { w.release(&a.c.QueueFull) },
+		MaxEntries: env.Limits.ARPEntries,
+		Full:       func() { a.c.TableFull.Inc() },
+		Release:    func(w *awaitNeighbor) { w.release(&a.c.QueueFull) },
 	})
 	return a
 }

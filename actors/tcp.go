@@ -203,7 +203,9 @@ type tcpActor struct {
 	secret    [16]byte
 	cfg       tcp.Config
 	maxConns  int
-	emit      tcp.Emitter
+	// spawns rate-limits the connection actors of passive opens.
+	spawns tokenBucket
+	emit   tcp.Emitter
 	// appStrategy supervises app actors, which are their connection
 	// actor's children.
 	appStrategy actor.SupervisorStrategy
@@ -217,7 +219,8 @@ func newTCPActor(env *Env, out *IPv4Output) *tcpActor {
 		conns:     make(map[tcp.Tuple]*actor.PID),
 		records:   make(map[string]*connRecord),
 		listeners: make(map[uint16]*listener),
-		maxConns:  DefaultMaxConns,
+		maxConns:  env.Limits.MaxConns,
+		spawns:    newTokenBucket(env.Limits.ConnSpawnRate),
 	}
 	a.guard = newGuard(env, "tcp", &a.c.HandlerCrashes)
 	crand.Read(a.secret[:])
@@ -439,6 +442,12 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	case len(a.conns) >= a.maxConns:
 		a.c.TableFull.Inc()
 		return
+	case !a.spawns.take(now):
+		// More new connections a second than actors may be spawned:
+		// a cookie costs no actor, and the peer still gets in.
+		a.c.SpawnRateLimited.Inc()
+		a.sendCookie(l, t, p, now)
+		return
 	}
 	iss := tcp.ISN(a.secret, t, now)
 	if minISS != 0 && iss.LessThan(minISS) {
@@ -496,6 +505,10 @@ func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *
 	if len(a.conns) >= a.maxConns {
 		a.c.TableFull.Inc()
 		return true // dropped: the peer's retransmission may find room
+	}
+	if !a.spawns.take(now) {
+		a.c.SpawnRateLimited.Inc()
+		return true // dropped, as above
 	}
 	cfg := l.cfg
 	cfg.MTU = min(cfg.MTU, a.out.PathMTU(t.Remote.Addr()))
@@ -567,7 +580,7 @@ func (a *tcpActor) listen(m *ListenTCP) error {
 	}
 	backlog := m.Backlog
 	if backlog <= 0 {
-		backlog = DefaultBacklog
+		backlog = a.env.Limits.Backlog
 	}
 	cfg := m.Config
 	if cfg.MTU == 0 {

@@ -8,11 +8,12 @@ package mailbox
 
 // Link counts the device traffic as the stack sees it.
 type Link[T Value] struct {
-	FramesReceived T `stat:"frames received"`
-	FramesSent     T `stat:"frames sent"`
-	ReadErrors     T `stat:"device read errors"`
-	RingFull       T `drop:"frames dropped: ingress ring full"`
-	WriteErrors    T `drop:"frames dropped: device write error"`
+	FramesReceived   T `stat:"frames received"`
+	FramesSent       T `stat:"frames sent"`
+	ReadErrors       T `stat:"device read errors"`
+	RingFull         T `drop:"frames dropped: ingress ring full"`
+	BufferMemoryFull T `drop:"frames dropped: packet buffer memory cap"`
+	WriteErrors      T `drop:"frames dropped: device write error"`
 }
 
 // Ethernet counts the frames the Ethernet layer sorted and emitted.
@@ -43,6 +44,7 @@ type ARP[T Value] struct {
 	HandlerCrashes    T `drop:"packets dropped: handler crashed"`
 	Unresolved        T `drop:"outgoing packets dropped: unresolved next hop"`
 	QueueFull         T `drop:"outgoing packets dropped: resolution queue full"`
+	TableFull         T `stat:"neighbour cache full: entries evicted or refused"`
 }
 
 // IPv4 counts the IPv4 layer, both directions.
@@ -168,6 +170,7 @@ type TCP[T Value] struct {
 	// next hop gave up), instead of living through the SYN-ACK retries.
 	HalfOpenUnreachable T `stat:"half-open connections ended: next hop unresolved"`
 	TableFull           T `drop:"connections refused: table full"`
+	SpawnRateLimited    T `stat:"connection requests over the actor spawn rate (SYN cookie sent, or cookie ACK dropped)"`
 	InboxFull           T `drop:"segments dropped: connection inbox full"`
 	EmitFailed          T `drop:"outgoing segments dropped: too large for a buffer"`
 	AcceptQueueFull     T `stat:"connections reset: accept queue full"`

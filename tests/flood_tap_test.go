@@ -17,21 +17,30 @@ import (
 // (connect and echo a line within 5 s), both during the flood and right
 // after it. Everything, hping3 included, runs inside the test's own
 // namespace.
+//
+// Without a gateway, the random sources have no route back: their SYNs
+// are dropped at once. With Linux as the gateway every SYN-ACK can be
+// sent, the backlog fills, and SYN cookies carry the new connections.
 func TestTapSYNFlood(t *testing.T) {
 	requireNetns(t, "python3", "hping3", "timeout")
-	ns := newNetns(t)
-	stack := serveOnTap(t, ns, "--app", "echo:9000")
+	t.Run("no route back", func(t *testing.T) { synFlood(t) })
+	t.Run("via a gateway", func(t *testing.T) { synFlood(t, "--ipv4-gateway", tapLinux) })
+}
 
-	const flood = 10 // seconds
+func synFlood(t *testing.T, args ...string) {
+	ns := newNetns(t)
+	stack := serveOnTap(t, ns, append([]string{"--app", "echo:9000"}, args...)...)
+
+	const flood = "10" // seconds
 	// timeout ends hping3 with SIGINT after 10 s (it prints its count
 	// then); the namespace's clean-up kills it if that fails.
-	hping := ns.start("timeout", "-s", "INT", "-k", "5", "10", "hping3", "--flood", "-S", "--rand-source", "-p", "9000", tapStack)
+	hping := ns.start("timeout", "-s", "INT", "-k", "5", flood, "hping3", "--flood", "-S", "--rand-source", "-p", "9000", tapStack)
 
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "testdata", "peer.py")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := ns.cmd(ctx, "python3", script, "flood", tapStack, "9000", "10", "5").CombinedOutput()
+	out, err := ns.cmd(ctx, "python3", script, "flood", tapStack, "9000", flood, "5").CombinedOutput()
 	verdict := strings.TrimSpace(string(out))
 
 	select {
