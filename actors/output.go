@@ -30,6 +30,11 @@ type IPv4Send struct {
 	TTL          uint8 // DefaultTTL when zero
 	TOS          uint8
 	DontFragment bool
+	// Unreachable, when set, is called if the packet is dropped because
+	// its next hop cannot be reached: no route, or the arp actor gave up
+	// resolving it (after its retries). It runs in the sender's goroutine
+	// or the arp actor's, so it must only post a message.
+	Unreachable func()
 }
 
 // DefaultTTL is the TTL of packets the stack originates (RFC 1700's
@@ -178,14 +183,14 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p IPv4Send) error {
 		h.Emit(buf.B[ipStart:])
 		o.counters.PacketsSent.Inc()
 		frame := buf.B[ipStart-ethernet.HeaderLen : mailbox.Headroom+n]
-		return o.transmit(p.Dst, []outFrame{{buf, frame}})
+		return o.transmit(p.Dst, []outFrame{{buf, frame}}, p.Unreachable)
 	}
 	if h.DontFragment {
 		o.counters.TooBig.Inc()
 		buf.Release()
 		return ErrTooBig
 	}
-	return o.fragment(buf, n, h, mtu)
+	return o.fragment(buf, n, h, mtu, p.Unreachable)
 }
 
 // outFrame is one frame to write and the buffer it lives in.
@@ -198,7 +203,7 @@ type outFrame struct {
 // of at most mtu bytes each (RFC 791 §3.2: every fragment but the last
 // carries a multiple of 8 bytes, MF on all but the last, offsets in 8-byte
 // units, the same identification) and sends them. It takes buf.
-func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int) error {
+func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int, unreachable func()) error {
 	plan, err := ipfrag.NewPlan(n, mtu, ipv4.HeaderLen)
 	if err != nil {
 		o.counters.FragmentationFailed.Inc()
@@ -219,13 +224,14 @@ func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int
 	o.counters.Fragmented.Inc()
 	o.counters.FragmentsCreated.Add(uint64(len(frames)))
 	o.counters.PacketsSent.Add(uint64(len(frames)))
-	return o.transmit(h.Dst, frames)
+	return o.transmit(h.Dst, frames, unreachable)
 }
 
 // transmit routes the frames of one datagram to dst: broadcast, to a
 // resolved next hop, or through the arp actor, which holds them together
-// until the next hop resolves. It takes their buffers.
-func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
+// until the next hop resolves. It takes their buffers. unreachable, when
+// set, is called if the datagram is dropped for want of a next hop.
+func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame, unreachable func()) error {
 	if o.isBroadcast(dst) {
 		return o.env.writeFrames(frames, ethernet.Broadcast)
 	}
@@ -234,6 +240,9 @@ func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
 		o.counters.NoRoute.Add(uint64(len(frames)))
 		for _, f := range frames {
 			f.buf.Release()
+		}
+		if unreachable != nil {
+			unreachable()
 		}
 		return ErrNoRoute
 	}
@@ -248,8 +257,20 @@ func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
 	for i := len(frames) - 1; i >= 0; i-- {
 		head = &awaitNeighbor{NextHop: hop, Buf: frames[i].buf, Frame: frames[i].frame, Next: head}
 	}
+	head.Unreachable = unreachable
 	o.env.send(o.env.PIDs.ARP, head)
 	return nil
+}
+
+// Routable reports whether packets to dst have a next hop (the stack's own
+// address, on-link, or via the gateway); it does not say the next hop
+// answers ARP.
+func (o *IPv4Output) Routable(dst netip.Addr) bool {
+	if dst == o.env.IPv4.Addr() {
+		return true
+	}
+	_, ok := o.nextHop(dst)
+	return ok
 }
 
 // nextHop routes: on-link destinations directly, the rest via the gateway.
