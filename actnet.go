@@ -44,7 +44,15 @@ type Config struct {
 	// TCP tunes every TCP connection of the stack (buffer sizes, delayed
 	// ACK, keep-alive, timeouts); the zero value has sensible defaults.
 	TCP TCPConfig
+	// Limits caps the resources the stack may hold (connections,
+	// half-open connections, buffer memory, reassembly, ARP entries, UDP
+	// queues, connection actors spawned per second); zero fields take
+	// safe defaults (README, "Resource limits").
+	Limits Limits
 }
+
+// Limits are a stack's resource caps; see actors.Limits for each field.
+type Limits = actors.Limits
 
 // Stack is a running actnet stack.
 type Stack struct {
@@ -67,6 +75,7 @@ func New(cfg Config) (*Stack, error) {
 		Gateway4: cfg.IPv4Gateway,
 		Log:      log,
 		Clock:    cfg.Clock,
+		Limits:   cfg.Limits,
 	})
 	if err != nil {
 		cfg.Device.Close()

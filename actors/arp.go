@@ -21,6 +21,9 @@ type awaitNeighbor struct {
 	Buf     *mailbox.Buffer
 	Frame   []byte
 	Next    *awaitNeighbor
+	// Unreachable, set on the head of a chain, is called when resolution
+	// gives up on NextHop (NetSend.Unreachable).
+	Unreachable func()
 }
 
 // release drops every packet of the chain, counting each in c.
@@ -68,7 +71,9 @@ func newARPActor(env *Env) *arpActor {
 		timer: NewTimerID(),
 	}
 	a.cache = arp.NewCache(arp.Config[*awaitNeighbor]{
-		Release: func(w *awaitNeighbor) { w.release(&a.c.QueueFull) },
+		MaxEntries: env.Limits.ARPEntries,
+		Full:       func() { a.c.TableFull.Inc() },
+		Release:    func(w *awaitNeighbor) { w.release(&a.c.QueueFull) },
 	})
 	return a
 }
@@ -116,6 +121,9 @@ func (a *arpActor) Receive(ctx actor.Context) {
 			a.request(ip)
 		}
 		for _, w := range failed {
+			if w.Unreachable != nil {
+				w.Unreachable()
+			}
 			w.release(&a.c.Unresolved)
 		}
 		a.publish()

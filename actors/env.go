@@ -42,6 +42,9 @@ type Env struct {
 	IPv4     netip.Prefix // the stack's address and its on-link prefix
 	Gateway4 netip.Addr   // the default router; invalid when there is none
 
+	// Limits are the stack's resource caps, defaults filled in.
+	Limits Limits
+
 	// Neighbors4 is the arp actor's latest published view of resolved
 	// addresses. Senders read it without a message round trip.
 	Neighbors4 atomic.Pointer[map[netip.Addr]ethernet.Addr]

@@ -49,7 +49,7 @@ func newIPv4Actor(env *Env, out *IPv4Output) *ipv4Actor {
 		c:          c,
 		tcp:        newTCPCounters(env.Counters),
 		icmp:       &env.Counters.ICMPv4,
-		reasm:      ipfrag.NewReassembler(ipfrag.Config{}),
+		reasm:      ipfrag.NewReassembler(ipfrag.Config{MaxBytes: env.Limits.ReassemblyBytes}),
 		reasmTimer: NewTimerID(),
 	}
 }

@@ -27,6 +27,11 @@ type NetSend struct {
 	// IPv4's DF (RFC 1191); IPv6 routers never fragment, so it only
 	// stops the sender's own fragmentation there too.
 	DontFragment bool
+	// Unreachable, when set, is called if the packet is dropped because
+	// its next hop cannot be reached: no route, or neighbour resolution
+	// gave up (after its retries). It runs in the sender's goroutine or
+	// the resolving actor's, so it must only post a message.
+	Unreachable func()
 }
 
 // NetOutput is one address family's send path. Implementations are safe
@@ -53,6 +58,10 @@ type NetOutput interface {
 	// nobody listens on, with the family's ICMP error (RFC 1122 §4.1.3.1,
 	// RFC 4443 §3.1), unless the family's rules withhold it.
 	ReportPortUnreachable(p *mailbox.Packet)
+	// Routable reports whether packets to dst have a next hop (the
+	// stack's own address, on-link, or via a router); it does not say
+	// the next hop answers neighbour resolution.
+	Routable(dst netip.Addr) bool
 	// PathMTU is the MTU to use towards dst (RFC 1191, RFC 8201).
 	PathMTU(dst netip.Addr) int
 	// LowerPathMTU applies a report that a packet of sentLen bytes to dst
@@ -84,6 +93,12 @@ func (o *Outputs) For(dst netip.Addr) (NetOutput, bool) {
 		out = o.V6
 	}
 	return out, out != nil
+}
+
+// Routable reports whether dst's family runs and has a next hop for it.
+func (o *Outputs) Routable(dst netip.Addr) bool {
+	out, ok := o.For(dst)
+	return ok && out.Routable(dst)
 }
 
 // IsLocal reports whether a is an address of the stack, in any family.

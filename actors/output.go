@@ -192,14 +192,14 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 		h.Emit(buf.B[ipStart:])
 		o.counters.PacketsSent.Inc()
 		frame := buf.B[ipStart-ethernet.HeaderLen : mailbox.Headroom+n]
-		return o.transmit(p.Dst, []outFrame{{buf, frame}})
+		return o.transmit(p.Dst, []outFrame{{buf, frame}}, p.Unreachable)
 	}
 	if h.DontFragment {
 		o.counters.TooBig.Inc()
 		buf.Release()
 		return ErrTooBig
 	}
-	return o.fragment(buf, n, h, mtu)
+	return o.fragment(buf, n, h, mtu, p.Unreachable)
 }
 
 // outFrame is one frame to write and the buffer it lives in.
@@ -212,7 +212,7 @@ type outFrame struct {
 // of at most mtu bytes each (RFC 791 §3.2: every fragment but the last
 // carries a multiple of 8 bytes, MF on all but the last, offsets in 8-byte
 // units, the same identification) and sends them. It takes buf.
-func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int) error {
+func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int, unreachable func()) error {
 	plan, err := ipfrag.NewPlan(n, mtu, ipv4.HeaderLen)
 	if err != nil {
 		o.counters.FragmentationFailed.Inc()
@@ -233,13 +233,14 @@ func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int
 	o.counters.Fragmented.Inc()
 	o.counters.FragmentsCreated.Add(uint64(len(frames)))
 	o.counters.PacketsSent.Add(uint64(len(frames)))
-	return o.transmit(h.Dst, frames)
+	return o.transmit(h.Dst, frames, unreachable)
 }
 
 // transmit routes the frames of one datagram to dst: broadcast, to a
 // resolved next hop, or through the arp actor, which holds them together
-// until the next hop resolves. It takes their buffers.
-func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
+// until the next hop resolves. It takes their buffers. unreachable, when
+// set, is called if the datagram is dropped for want of a next hop.
+func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame, unreachable func()) error {
 	if o.isBroadcast(dst) {
 		return o.env.writeFrames(frames, ethernet.Broadcast)
 	}
@@ -248,6 +249,9 @@ func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
 		o.counters.NoRoute.Add(uint64(len(frames)))
 		for _, f := range frames {
 			f.buf.Release()
+		}
+		if unreachable != nil {
+			unreachable()
 		}
 		return ErrNoRoute
 	}
@@ -262,8 +266,20 @@ func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame) error {
 	for i := len(frames) - 1; i >= 0; i-- {
 		head = &awaitNeighbor{NextHop: hop, Buf: frames[i].buf, Frame: frames[i].frame, Next: head}
 	}
+	head.Unreachable = unreachable
 	o.env.send(o.env.PIDs.ARP, head)
 	return nil
+}
+
+// Routable reports whether packets to dst have a next hop (the stack's own
+// address, on-link, or via the gateway); it does not say the next hop
+// answers ARP.
+func (o *IPv4Output) Routable(dst netip.Addr) bool {
+	if dst == o.env.IPv4.Addr() {
+		return true
+	}
+	_, ok := o.nextHop(dst)
+	return ok
 }
 
 // nextHop routes: on-link destinations directly, the rest via the gateway.

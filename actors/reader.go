@@ -87,6 +87,12 @@ func (r *readerActor) loop() {
 			link.RingFull.Add(uint64(n))
 			continue // the buffers stay held and are read into again
 		}
+		if r.env.Pool.Outstanding()*int64(r.env.Pool.Size()) > r.env.Limits.BufferMemory {
+			// The stack holds as much packet memory as it may: new
+			// frames wait for none of it (Limits.BufferMemory).
+			link.BufferMemoryFull.Add(uint64(n))
+			continue
+		}
 		if !r.deliver(held[:n], sizes[:n]) {
 			return
 		}

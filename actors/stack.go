@@ -26,6 +26,7 @@ type Options struct {
 	Gateway4 netip.Addr
 	Log      zerolog.Logger
 	Clock    Clock // RealClock when nil
+	Limits   Limits
 }
 
 // Running is a started set of layer actors on one device.
@@ -129,6 +130,7 @@ func Start(opts Options) (*Running, error) {
 		MTU:        mtu,
 		IPv4:       opts.IPv4,
 		Gateway4:   opts.Gateway4,
+		Limits:     opts.Limits.withDefaults(),
 	}
 	env.initLink()
 	env.life.init()

@@ -89,6 +89,15 @@ type reopenFromTimeWait struct {
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }
 
+// halfOpenUnreachable tells the tcp actor that a SYN-ACK to tuple was
+// dropped for want of a next hop (NetSend.Unreachable): a half-open
+// connection for it is given up at once instead of living through its
+// SYN-ACK retries.
+type halfOpenUnreachable struct{ tuple tcp.Tuple }
+
+// dropUnreachable asks a half-open connection actor to give up.
+type dropUnreachable struct{}
+
 // tcpCounters are the tcp layer's counters. The tcp actor, the ipv4 actor
 // (which validates segments) and every connection actor count in the same
 // struct.
@@ -193,7 +202,9 @@ type tcpActor struct {
 	secret    [16]byte
 	cfg       tcp.Config
 	maxConns  int
-	emit      tcp.Emitter
+	// spawns rate-limits the connection actors of passive opens.
+	spawns tokenBucket
+	emit   tcp.Emitter
 	// appStrategy supervises app actors, which are their connection
 	// actor's children.
 	appStrategy actor.SupervisorStrategy
@@ -207,7 +218,8 @@ func newTCPActor(env *Env, out *Outputs) *tcpActor {
 		conns:     make(map[tcp.Tuple]*actor.PID),
 		records:   make(map[string]*connRecord),
 		listeners: make(map[uint16]*listener),
-		maxConns:  DefaultMaxConns,
+		maxConns:  env.Limits.MaxConns,
+		spawns:    newTokenBucket(env.Limits.ConnSpawnRate),
 	}
 	a.guard = newGuard(env, "tcp", &a.c.HandlerCrashes)
 	crand.Read(a.secret[:])
@@ -266,8 +278,15 @@ func (a *tcpActor) newEmitter() tcp.Emitter {
 		}
 		// DF on every segment: TCP learns the path MTU from
 		// fragmentation-needed errors instead (RFC 1191, RFC 8201).
-		out.Send(buf, n, NetSend{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
-			Protocol: tcp.ProtocolNumber, DontFragment: true})
+		p := NetSend{Dst: o.Tuple.Remote.Addr(), Src: o.Tuple.Local.Addr(),
+			Protocol: tcp.ProtocolNumber, DontFragment: true}
+		if o.Header.Flags.Has(tcp.FlagSYN | tcp.FlagACK) {
+			// A SYN-ACK that finds no next hop ends its half-open
+			// connection early.
+			t := o.Tuple
+			p.Unreachable = func() { env.send(env.PIDs.TCP, &halfOpenUnreachable{tuple: t}) }
+		}
+		out.Send(buf, n, p)
 	}
 }
 
@@ -298,6 +317,12 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		}
 	case *reopenFromTimeWait:
 		a.reopen(ctx, m)
+	case *halfOpenUnreachable:
+		if pid, ok := a.conns[m.tuple]; ok {
+			if r := a.records[pid.Id]; r != nil && r.listener != nil {
+				ctx.Send(pid, &dropUnreachable{})
+			}
+		}
 	case *mailbox.ControlErrorArrived:
 		if pid, ok := a.conns[tcp.Tuple{Local: m.Local, Remote: m.Remote}]; ok {
 			ctx.Send(pid, m)
@@ -410,6 +435,12 @@ func (a *tcpActor) reject(t tcp.Tuple, seg *tcp.Segment) {
 // accept opens a passive connection for a SYN that reached a listener. A
 // non-zero minISS is the floor for the ISN after TIME-WAIT reuse.
 func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbox.Packet, now time.Time, minISS tcp.Seq) {
+	if !a.out.Routable(t.Remote.Addr()) {
+		// No SYN-ACK could be sent back: neither a connection nor a
+		// cookie is worth making (Linux drops such a request too).
+		a.c.SYNNoRoute.Inc()
+		return
+	}
 	switch {
 	case l.halfOpen >= l.backlog:
 		// RFC 4987 §3.6: answer with a SYN cookie and keep nothing; the
@@ -419,6 +450,12 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		return
 	case len(a.conns) >= a.maxConns:
 		a.c.TableFull.Inc()
+		return
+	case !a.spawns.take(now):
+		// More new connections a second than actors may be spawned:
+		// a cookie costs no actor, and the peer still gets in.
+		a.c.SpawnRateLimited.Inc()
+		a.sendCookie(l, t, p, now)
 		return
 	}
 	iss := tcp.ISN(a.secret, t, now)
@@ -477,6 +514,10 @@ func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *
 	if len(a.conns) >= a.maxConns {
 		a.c.TableFull.Inc()
 		return true // dropped: the peer's retransmission may find room
+	}
+	if !a.spawns.take(now) {
+		a.c.SpawnRateLimited.Inc()
+		return true // dropped, as above
 	}
 	cfg := l.cfg
 	cfg.MTU = min(cfg.MTU, a.pathMTU(t.Remote.Addr()))
@@ -548,7 +589,7 @@ func (a *tcpActor) listen(m *ListenTCP) error {
 	}
 	backlog := m.Backlog
 	if backlog <= 0 {
-		backlog = DefaultBacklog
+		backlog = a.env.Limits.Backlog
 	}
 	cfg := m.Config
 	if cfg.MTU == 0 {

@@ -105,10 +105,24 @@ type connActor struct {
 
 	timer TimerID
 	armed time.Time
+
+	// The idle timeout (tcp.Config.IdleTimeout): idle is its length (0:
+	// off), lastData when data last moved, mark the control block's
+	// DataMark then; idleClosing is set once it closed the connection.
+	idle        time.Duration
+	lastData    time.Time
+	mark        [2]tcp.Seq
+	idleClosing bool
 }
 
 func newConnActor(env *Env, c *tcpCounters, conn *tcp.Conn, sock *Socket) *connActor {
-	return &connActor{env: env, conn: conn, tuple: conn.Tuple(), c: c, sock: sock, timer: NewTimerID()}
+	a := &connActor{env: env, conn: conn, tuple: conn.Tuple(), c: c, sock: sock, timer: NewTimerID(), idle: conn.IdleTimeout()}
+	if a.idle > 0 {
+		a.lastData = env.Clock.Now()
+		r, u := conn.DataMark()
+		a.mark = [2]tcp.Seq{r, u}
+	}
+	return a
 }
 
 func (a *connActor) Receive(ctx actor.Context) {
@@ -137,6 +151,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *connDeadline:
 		a.armed = time.Time{}
 		a.conn.HandleTimer(now)
+		a.checkIdle(ctx, now)
 	case *socketWrite:
 		a.queueWrite(now, queuedWrite{data: m.data, sock: true})
 	case *mailbox.Write:
@@ -177,6 +192,10 @@ func (a *connActor) Receive(ctx actor.Context) {
 		}
 	case *retryOffer:
 		a.tryOffer(ctx)
+	case *dropUnreachable:
+		if a.conn.DropUnreachable() {
+			a.c.HalfOpenUnreachable.Inc()
+		}
 	case *actor.Terminated:
 		if !a.appTerminated(ctx, now, m.Who) {
 			return
@@ -335,6 +354,11 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 	}
 	if ev.Has(tcp.EventWritable) && len(a.writes) > 0 {
 		a.drainWrites(now)
+	}
+	if a.idle > 0 {
+		if r, u := a.conn.DataMark(); r != a.mark[0] || u != a.mark[1] {
+			a.mark, a.lastData = [2]tcp.Seq{r, u}, now
+		}
 	}
 	if a.conn.State() == tcp.StateClosed {
 		a.finish(ctx)
@@ -647,11 +671,41 @@ func (a *connActor) stopping(now time.Time) {
 	}
 }
 
-// rearm keeps one timer armed for the control block's next deadline. A
+// checkIdle applies the idle timeout: after idle with no data moving, the
+// connection is closed gracefully, or reset when data waits that the peer
+// does not take; a graceful close still not done one more idle later is
+// reset too. The app, or the socket's reader, hears it the usual way.
+func (a *connActor) checkIdle(ctx actor.Context, now time.Time) {
+	if a.idle <= 0 || a.finished || a.conn.State() == tcp.StateClosed || a.conn.State() == tcp.StateTimeWait {
+		return
+	}
+	if now.Before(a.lastData.Add(a.idle)) {
+		return
+	}
+	if a.idleClosing || a.conn.Unsent() > 0 || len(a.writes) > 0 {
+		// The peer takes nothing (or ignored our close): reset.
+		a.c.IdleResets.Inc()
+		a.failWrites(tcp.ErrTimedOut)
+		a.conn.Abort(now)
+		return
+	}
+	a.c.IdleCloses.Inc()
+	a.idleClosing = true
+	a.lastData = now // the close gets one more idle period
+	a.requestClose(ctx, now)
+}
+
+// rearm keeps one timer armed for the control block's next deadline (and
+// the idle timeout's). A
 // later deadline leaves the armed timer alone: when it fires early the
 // control block simply has nothing due, and the timer is re-armed then.
 func (a *connActor) rearm(ctx actor.Context) {
 	next := a.conn.NextDeadline()
+	if a.idle > 0 && a.conn.State() != tcp.StateTimeWait && a.conn.State() != tcp.StateClosed {
+		if d := a.lastData.Add(a.idle); next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
 	if next.IsZero() || (!a.armed.IsZero() && !a.armed.After(next)) {
 		return
 	}

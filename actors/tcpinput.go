@@ -116,3 +116,11 @@ func (b *connBatcher) flush(ctx actor.Context) {
 		b.pending = nil
 	}
 }
+
+// Len is the number of connections in the table: every connection actor
+// alive, from SYN-RECEIVED or SYN-SENT to TIME-WAIT.
+func (r *tcpRoutes) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.m)
+}

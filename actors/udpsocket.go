@@ -72,7 +72,7 @@ func newUDPSocket(env *Env, out *Outputs, remote netip.AddrPort) *UDPSocket {
 		env:       env,
 		out:       out,
 		remote:    remote,
-		limit:     DefaultUDPReadBuffer,
+		limit:     env.Limits.UDPReceiveQueue,
 		ready:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		queueFull: &env.Counters.UDP.QueueFull,

@@ -8,11 +8,12 @@ package mailbox
 
 // Link counts the device traffic as the stack sees it.
 type Link[T Value] struct {
-	FramesReceived T `stat:"frames received"`
-	FramesSent     T `stat:"frames sent"`
-	ReadErrors     T `stat:"device read errors"`
-	RingFull       T `drop:"frames dropped: ingress ring full"`
-	WriteErrors    T `drop:"frames dropped: device write error"`
+	FramesReceived   T `stat:"frames received"`
+	FramesSent       T `stat:"frames sent"`
+	ReadErrors       T `stat:"device read errors"`
+	RingFull         T `drop:"frames dropped: ingress ring full"`
+	BufferMemoryFull T `drop:"frames dropped: packet buffer memory cap"`
+	WriteErrors      T `drop:"frames dropped: device write error"`
 }
 
 // Ethernet counts the frames the Ethernet layer sorted and emitted.
@@ -43,6 +44,7 @@ type ARP[T Value] struct {
 	HandlerCrashes    T `drop:"packets dropped: handler crashed"`
 	Unresolved        T `drop:"outgoing packets dropped: unresolved next hop"`
 	QueueFull         T `drop:"outgoing packets dropped: resolution queue full"`
+	TableFull         T `stat:"neighbour cache full: entries evicted or refused"`
 }
 
 // IPv4 counts the IPv4 layer, both directions.
@@ -156,19 +158,27 @@ type TCP[T Value] struct {
 	Malformed          T `drop:"bad segments received: other"`
 
 	// The connection table and listeners.
-	ClosedPort       T `drop:"segments to a closed port (reset sent)"`
-	ListenDrops      T `drop:"segments to a listener dropped: not a connection request"`
-	BacklogFull      T `stat:"SYNs to LISTEN sockets with the backlog full"`
-	CookiesSent      T `stat:"SYN cookies sent"`
-	CookiesReceived  T `stat:"SYN cookies received"`
-	CookiesFailed    T `drop:"invalid SYN cookies received"`
-	TableFull        T `drop:"connections refused: table full"`
-	InboxFull        T `drop:"segments dropped: connection inbox full"`
-	EmitFailed       T `drop:"outgoing segments dropped: too large for a buffer"`
-	AcceptQueueFull  T `stat:"connections reset: accept queue full"`
-	AppGone          T `stat:"connections reset: app stopped without closing"`
-	UnknownCommands  T `stat:"messages to a connection that are not commands"`
-	TimeWaitReopened T `stat:"connections reopened from TIME-WAIT"`
+	ClosedPort      T `drop:"segments to a closed port (reset sent)"`
+	ListenDrops     T `drop:"segments to a listener dropped: not a connection request"`
+	BacklogFull     T `stat:"SYNs to LISTEN sockets with the backlog full"`
+	CookiesSent     T `stat:"SYN cookies sent"`
+	CookiesReceived T `stat:"SYN cookies received"`
+	CookiesFailed   T `drop:"invalid SYN cookies received"`
+	SYNNoRoute      T `drop:"SYNs to LISTEN sockets dropped: no route back"`
+	// HalfOpenUnreachable counts half-open connections ended at once
+	// because their SYN-ACK could not be sent (no route, or ARP for the
+	// next hop gave up), instead of living through the SYN-ACK retries.
+	HalfOpenUnreachable T `stat:"half-open connections ended: next hop unresolved"`
+	TableFull           T `drop:"connections refused: table full"`
+	SpawnRateLimited    T `stat:"connection requests over the actor spawn rate (SYN cookie sent, or cookie ACK dropped)"`
+	InboxFull           T `drop:"segments dropped: connection inbox full"`
+	EmitFailed          T `drop:"outgoing segments dropped: too large for a buffer"`
+	AcceptQueueFull     T `stat:"connections reset: accept queue full"`
+	AppGone             T `stat:"connections reset: app stopped without closing"`
+	IdleCloses          T `stat:"connections closed: idle timeout"`
+	IdleResets          T `stat:"connections reset: idle timeout, peer not reading or not closing"`
+	UnknownCommands     T `stat:"messages to a connection that are not commands"`
+	TimeWaitReopened    T `stat:"connections reopened from TIME-WAIT"`
 
 	// Supervision (DESIGN.md, principle 6).
 	HandlerCrashes T `drop:"segments dropped: handler crashed"`

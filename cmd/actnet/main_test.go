@@ -25,6 +25,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--tap", "t0", "--ipv4", "fe80::1/64"}, 2, "not an IPv4 address"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv4-gateway", "10.9.9.9"}, 2, "not on the link"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--mtu", "100"}, 2, "out of range"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--idle-timeout", "-1s"}, 2, "negative"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--mac", "ff:ff:ff:ff:ff:ff"}, 2, "not a unicast"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--app", "echo"}, 2, "KIND:PORT"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--app", "gopher:70"}, 2, "unknown app kind"},

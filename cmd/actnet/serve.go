@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -34,6 +35,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		cc      = fs.String("tcp-cc", "cubic", "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)")
 		noSACK  = fs.Bool("tcp-no-sack", false, "turn selective acknowledgments (RFC 2018/6675) off")
 		noTS    = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
+		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
 	)
@@ -62,6 +64,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return bad("--tap is required")
 	case !ipv4.p.IsValid():
 		return bad("--ipv4 is required")
+	case *idle < 0:
+		return bad("--idle-timeout %v is negative", *idle)
 	case *mtu < 576 || *mtu > 65535:
 		return bad("--mtu %d is out of range (576 to 65535)", *mtu)
 	case gateway.a.IsValid() && !ipv4.p.Contains(gateway.a):
@@ -80,7 +84,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := checkApps(apps); err != nil {
 		return bad("%v", err)
 	}
-	tcpConfig := actnet.TCPConfig{NoSACK: *noSACK, NoTimestamps: *noTS}
+	tcpConfig := actnet.TCPConfig{NoSACK: *noSACK, NoTimestamps: *noTS, IdleTimeout: *idle}
 	switch *cc {
 	case "cubic":
 		tcpConfig.Congestion = tcp.NewCubic

@@ -49,6 +49,9 @@ type Config[P any] struct {
 	// MaxEntries caps the number of entries of any state (principle 5: no
 	// unbounded table).
 	MaxEntries int
+	// Full, when set, is called each time the cap is hit: an entry is
+	// evicted to make room, or a new one refused.
+	Full func()
 	// MaxQueuePerAddr caps the packets waiting for one address; when full,
 	// the oldest waiting packet is dropped.
 	MaxQueuePerAddr int
@@ -306,6 +309,9 @@ func (c *Cache[P]) release(p P) {
 func (c *Cache[P]) makeRoom() bool {
 	if len(c.entries) < c.cfg.MaxEntries {
 		return true
+	}
+	if c.cfg.Full != nil {
+		c.cfg.Full()
 	}
 	var (
 		victim    netip.Addr

@@ -67,6 +67,15 @@ type Config struct {
 	// FinWait2Timeout bounds FIN-WAIT-2 for connections the user has fully
 	// closed, so a vanished peer cannot hold one forever (default 60 s).
 	FinWait2Timeout time.Duration
+	// IdleTimeout, when positive, closes a connection that moved no data
+	// in either direction for that long: gracefully (a FIN after what is
+	// queued), or with a reset when data is waiting that the peer does
+	// not take, or when the graceful close itself stays stuck for another
+	// IdleTimeout. The control block only carries it: the connection's
+	// owner (actnet's connection actor) keeps the timer, with DataMark.
+	// Zero disables it (the default for the library; `actnet serve`
+	// defaults to 5 minutes).
+	IdleTimeout time.Duration
 	// ChallengeACKLimit is the most challenge ACKs (RFC 5961 §7) sent per
 	// second per connection (default 10).
 	ChallengeACKLimit int

@@ -433,6 +433,13 @@ func (c *Conn) RTO() time.Duration { return c.rto }
 // CongestionWindow returns the window the sender currently respects.
 func (c *Conn) CongestionWindow() int { return c.cwnd() }
 
+// IdleTimeout is the connection's Config.IdleTimeout.
+func (c *Conn) IdleTimeout() time.Duration { return c.cfg.IdleTimeout }
+
+// DataMark returns RCV.NXT and SND.UNA: when neither moved, no data (nor
+// FIN) went either way. A connection owner compares marks to tell idleness.
+func (c *Conn) DataMark() (rcvNxt, sndUna Seq) { return c.rcvNxt, c.sndUna }
+
 // Buffered returns the number of bytes waiting to be read.
 func (c *Conn) Buffered() int { return c.rcvAvail }
 

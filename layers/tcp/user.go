@@ -170,6 +170,20 @@ func (c *Conn) Abort(now time.Time) {
 	}
 }
 
+// DropUnreachable gives up a passive open whose SYN-ACK cannot reach the
+// peer (no route back, or resolving the next hop's address failed): the
+// request is dropped without a reset, which could not be sent either, as
+// Linux drops a request whose SYN-ACK it cannot route. The connection
+// enters CLOSED with ErrHostUnreachable. It reports whether it did so;
+// any other state is left alone.
+func (c *Conn) DropUnreachable() bool {
+	if c.state != StateSynReceived || !c.passive {
+		return false
+	}
+	c.enterClosed(ErrHostUnreachable)
+	return true
+}
+
 // TimeWaitReuse reports whether the connection closed because a new SYN
 // arrived in TIME-WAIT with a sequence number above the old connection's
 // (RFC 1122 §4.2.2.13). The owner should then hand that SYN to the

@@ -183,9 +183,91 @@ def job_sha(host, port):
     return 0
 
 
+def job_flood(host, port, during, after):
+    # Runs alongside a SYN flood that starts now and lasts `during`
+    # seconds: an established echo connection answers a line every 0.5 s
+    # (each within LINE_TIMEOUT), and 10 new connections (connect and echo
+    # one line, each within CONN_TIMEOUT) are tried while the flood runs,
+    # 10 more once it is over. Prints each phase's successes and the
+    # slowest line and connection.
+    import time
+    LINE_TIMEOUT, CONN_TIMEOUT = 2.0, 5.0
+    during, after = float(during), float(after)
+    start = time.monotonic()
+    est = socket.create_connection((host, int(port)), timeout=LINE_TIMEOUT)
+    est.settimeout(LINE_TIMEOUT)
+    state = {"err": None, "lines": 0, "slowest": 0.0, "stop": False}
+
+    def keep_echoing():
+        i = 0
+        try:
+            while not state["stop"]:
+                line = b"line %d\n" % i
+                t0 = time.monotonic()
+                est.sendall(line)
+                got = b""
+                while len(got) < len(line):
+                    b = est.recv(100)
+                    if not b:
+                        raise EOFError("closed")
+                    got += b
+                if got != line:
+                    raise ValueError("echo %r for %r" % (got, line))
+                state["slowest"] = max(state["slowest"], time.monotonic() - t0)
+                state["lines"] += 1
+                i += 1
+                time.sleep(0.5)
+        except Exception as e:
+            state["err"] = "line %d: %s: %s" % (i, type(e).__name__, e)
+
+    def attempt(results, i):
+        t0 = time.monotonic()
+        try:
+            s = socket.create_connection((host, int(port)), timeout=CONN_TIMEOUT)
+            s.settimeout(max(0.1, CONN_TIMEOUT - (time.monotonic() - t0)))
+            s.sendall(b"new %d\n" % i)
+            got = b""
+            while not got.endswith(b"\n"):
+                b = s.recv(100)
+                if not b:
+                    break
+                got += b
+            s.close()
+            results[i] = (got == b"new %d\n" % i, time.monotonic() - t0)
+        except Exception:
+            results[i] = (False, time.monotonic() - t0)
+
+    def phase(first, last):
+        # 10 attempts spread evenly over [first, last) seconds from start.
+        results = [(False, 0.0)] * 10
+        threads = []
+        for i in range(10):
+            wait = start + first + i * (last - first) / 10 - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            th = threading.Thread(target=attempt, args=(results, i))
+            th.start()
+            threads.append(th)
+        for th in threads:
+            th.join(CONN_TIMEOUT + 1)
+        return sum(1 for ok, _ in results if ok), max(d for _, d in results)
+
+    echoer = threading.Thread(target=keep_echoing)
+    echoer.start()
+    n_during, slow_during = phase(1.0, during - 1.0)
+    n_after, slow_after = phase(during + 1.0, during + 1.0 + after)
+    state["stop"] = True
+    echoer.join(LINE_TIMEOUT + 1)
+    est.close()
+    verdict = "ok" if state["err"] is None and n_during >= 9 and n_after >= 9 else "fail"
+    print("%s during %d/10 (slowest %.2fs) after %d/10 (slowest %.2fs); established: %d lines, slowest %.3fs, error %s"
+          % (verdict, n_during, slow_during, n_after, slow_after, state["lines"], state["slowest"], state["err"]))
+    return 0 if verdict == "ok" else 1
+
+
 JOBS = {"echo": job_echo, "source": job_source, "refused": job_refused,
         "halfclose": job_halfclose, "crash": job_crash, "sink": job_sink,
-        "sha": job_sha}
+        "sha": job_sha, "flood": job_flood}
 
 if __name__ == "__main__":
     sys.exit(JOBS[sys.argv[1]](*sys.argv[2:]))

@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/actnet/actnet/layers/arp"
+	"github.com/actnet/actnet/layers/ipfrag"
+)
+
+// Limits caps what a stack may hold, so no peer can make it grow without
+// bound (DESIGN.md, principle 5). Zero fields take the defaults named
+// here; each cap, when hit, is counted (README, "Resource limits").
+// Per-connection buffers are tcp.Config's SendBufferSize and
+// RecvBufferSize.
+type Limits struct {
+	// MaxConns caps the TCP connections (every state from SYN-RECEIVED
+	// to TIME-WAIT). Default DefaultMaxConns.
+	MaxConns int
+	// Backlog caps the half-open connections of each listener; SYNs
+	// beyond it are answered with SYN cookies. Default DefaultBacklog.
+	Backlog int
+	// ConnSpawnRate caps the connection actors a listener path spawns per
+	// second (a token bucket holding a tenth of a second's worth, at
+	// least one); a SYN beyond it is answered with a SYN cookie instead,
+	// and the ACK of a cookie beyond it is dropped. Default
+	// DefaultConnSpawnRate.
+	ConnSpawnRate int
+	// BufferMemory caps the bytes of link-sized packet buffers handed out
+	// at once; beyond it the device reader drops incoming frames. Default
+	// DefaultBufferMemory.
+	BufferMemory int64
+	// ReassemblyBytes caps the bytes held by IPv4 datagrams being
+	// reassembled. Default ipfrag.DefaultMaxBytes.
+	ReassemblyBytes int
+	// ARPEntries caps the neighbour cache. Default arp.DefaultMaxEntries.
+	ARPEntries int
+	// UDPReceiveQueue caps the bytes queued unread on each UDP socket.
+	// Default DefaultUDPReadBuffer.
+	UDPReceiveQueue int
+}
+
+// Defaults of Limits.
+const (
+	DefaultConnSpawnRate = 20000
+	DefaultBufferMemory  = 64 << 20
+)
+
+// withDefaults fills in the zero fields.
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxConns, DefaultMaxConns)
+	def(&l.Backlog, DefaultBacklog)
+	def(&l.ConnSpawnRate, DefaultConnSpawnRate)
+	def(&l.ReassemblyBytes, ipfrag.DefaultMaxBytes)
+	def(&l.ARPEntries, arp.DefaultMaxEntries)
+	def(&l.UDPReceiveQueue, DefaultUDPReadBuffer)
+	if l.BufferMemory <= 0 {
+		l.BufferMemory = DefaultBufferMemory
+	}
+	return l
+}
+
+// tokenBucket admits rate events a second, in bursts of up to burst.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newTokenBucket(rate int) tokenBucket {
+	burst := max(float64(rate)/10, 1)
+	return tokenBucket{rate: float64(rate), burst: burst, tokens: burst}
+}
+
+// take spends a token if one is there at now.
+func (b *tokenBucket) take(now time.Time) bool {
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
