@@ -80,6 +80,7 @@ const (
 	OptPrefixInfo          OptionType = 3  // RFC 4861 §4.6.2
 	OptRedirectedHeader    OptionType = 4  // RFC 4861 §4.6.3
 	OptMTU                 OptionType = 5  // RFC 4861 §4.6.4
+	OptNonce               OptionType = 14 // RFC 3971 §5.3.2, used by DAD per RFC 7527
 	OptRouteInfo           OptionType = 24 // RFC 4191 §2.3
 	OptRecursiveDNSServers OptionType = 25 // RFC 8106 §5.1
 )
@@ -179,9 +180,15 @@ type Options struct {
 	HasTargetLinkAddr bool
 	MTU               uint32
 	HasMTU            bool
-	Prefixes          []PrefixInfo
-	Routes            []RouteInfo
-	DNSServers        []RDNSS
+	// Nonce is the nonce option of a DAD solicitation (RFC 7527): a node
+	// that receives its own nonce back sees a looped-back solicitation,
+	// not a duplicate. Only 6-byte nonces (the length-1 form Linux sends)
+	// are kept; longer ones set HasNonce with a zero Nonce.
+	Nonce      [6]byte
+	HasNonce   bool
+	Prefixes   []PrefixInfo
+	Routes     []RouteInfo
+	DNSServers []RDNSS
 	// Redirected is the data of a Redirected Header option: as much of the
 	// redirected packet (IPv6 header onwards) as fitted. It aliases the
 	// parsed buffer.
@@ -374,6 +381,15 @@ func (opts *Options) add(o Option, t Type) error {
 			return nil
 		}
 		opts.MTU, opts.HasMTU = binary.BigEndian.Uint32(d[4:8]), true
+	case OptNonce:
+		if opts.HasNonce {
+			opts.Ignored++
+			return nil
+		}
+		opts.HasNonce = true
+		if len(d) == 8 {
+			opts.Nonce = [6]byte(d[2:8])
+		}
 	case OptPrefixInfo:
 		if len(d) != 32 {
 			return ErrPrefixInfoLength
@@ -451,6 +467,9 @@ func (o *Options) Len() int {
 	if o.HasMTU {
 		n += 8
 	}
+	if o.HasNonce {
+		n += 8
+	}
 	n += 32 * len(o.Prefixes)
 	for _, r := range o.Routes {
 		n += 8 * routeInfoUnits(r.Prefix.Bits())
@@ -489,7 +508,7 @@ func routeInfoUnits(bits int) int {
 // Emit writes the message into b[:r.Len()] with a zero checksum, which the
 // ICMPv6 layer fills in (or call SetChecksum). A short b is a caller bug and
 // panics. Options are written in a fixed order: source and target
-// link-layer address, MTU, prefixes, routes, DNS servers, redirected
+// link-layer address, MTU, nonce, prefixes, routes, DNS servers, redirected
 // header; the redirected data is trimmed to keep the message within
 // MaxRedirectLen and padded with zeros to a multiple of 8.
 func (r Repr) Emit(b []byte) {
@@ -547,6 +566,11 @@ func (o *Options) emit(b []byte) {
 	if o.HasMTU {
 		b[0], b[1] = byte(OptMTU), 1
 		binary.BigEndian.PutUint32(b[4:8], o.MTU)
+		b = b[8:]
+	}
+	if o.HasNonce {
+		b[0], b[1] = byte(OptNonce), 1
+		copy(b[2:8], o.Nonce[:])
 		b = b[8:]
 	}
 	for _, p := range o.Prefixes {
