@@ -67,42 +67,14 @@ func (a *ipv4Actor) Receive(ctx actor.Context) {
 }
 
 func (a *ipv4Actor) receive(ctx actor.Context, batch *mailbox.PacketsArrived) {
-	var toTCP, toUDP *mailbox.PacketsArrived
-	toConns := connBatcher{c: a.tcp}
+	up := newTransportBatches(a.env, a.tcp)
 	for i := range batch.Packets {
 		p := &batch.Packets[i]
 		a.c.PacketsReceived.Inc()
-		var up *actor.PID
-		a.guard.Handle(p.Network, func() {
-			up = a.handle(p)
-			if up != nil && up == a.env.PIDs.TCP {
-				// Known connections take the short way, straight to
-				// their actor; the rest go to the tcp actor.
-				t, ok := validateTCP(a.tcp, p)
-				if !ok {
-					up = nil
-				} else if route, ok := a.env.TCPRoutes.get(t); ok {
-					toConns.add(ctx, route, p)
-					up = nil
-				}
-			}
-		})
-		switch {
-		case up == nil:
-		case up == a.env.PIDs.TCP:
-			toTCP = addTo(toTCP, p)
-		case up == a.env.PIDs.UDP:
-			toUDP = addTo(toUDP, p)
-		}
+		a.guard.Handle(p.Network, func() { up.add(ctx, a.handle(p), p) })
 	}
-	toConns.flush(ctx)
+	up.flush(ctx)
 	batch.Release()
-	if toTCP != nil {
-		ctx.Send(a.env.PIDs.TCP, toTCP)
-	}
-	if toUDP != nil {
-		ctx.Send(a.env.PIDs.UDP, toUDP)
-	}
 }
 
 // addTo moves p into batch b, making b when it is nil.

@@ -124,3 +124,52 @@ func (r *tcpRoutes) Len() int {
 	defer r.mu.RUnlock()
 	return len(r.m)
 }
+
+// transportBatches sorts what a network actor (any family) received into
+// the batches for the transports: a TCP segment of a known connection goes
+// straight to its connection actor (DESIGN.md, "What the code taught us"
+// 7), other TCP segments to the tcp actor, UDP datagrams to the udp actor.
+// p.Protocol, p.Src, p.Dst and p.Transport are set by the network layer.
+type transportBatches struct {
+	env          *Env
+	tcp          *tcpCounters
+	conns        connBatcher
+	toTCP, toUDP *mailbox.PacketsArrived
+}
+
+func newTransportBatches(env *Env, c *tcpCounters) transportBatches {
+	return transportBatches{env: env, tcp: c, conns: connBatcher{c: c}}
+}
+
+// add takes p for the transport up, the actor named by the network layer's
+// demultiplexing (env.PIDs.TCP or env.PIDs.UDP).
+func (b *transportBatches) add(ctx actor.Context, up *actor.PID, p *mailbox.Packet) {
+	switch {
+	case up == nil:
+	case up == b.env.PIDs.TCP:
+		t, ok := validateTCP(b.tcp, p)
+		if !ok {
+			return
+		}
+		if route, ok := b.env.TCPRoutes.get(t); ok {
+			b.conns.add(ctx, route, p)
+			return
+		}
+		b.toTCP = addTo(b.toTCP, p)
+	case up == b.env.PIDs.UDP:
+		b.toUDP = addTo(b.toUDP, p)
+	}
+}
+
+// flush sends the batches gathered.
+func (b *transportBatches) flush(ctx actor.Context) {
+	b.conns.flush(ctx)
+	if b.toTCP != nil {
+		ctx.Send(b.env.PIDs.TCP, b.toTCP)
+		b.toTCP = nil
+	}
+	if b.toUDP != nil {
+		ctx.Send(b.env.PIDs.UDP, b.toUDP)
+		b.toUDP = nil
+	}
+}
