@@ -373,9 +373,9 @@ func TestUpperLayer(t *testing.T) {
 
 func TestSolicitedNode(t *testing.T) {
 	for in, want := range map[string]string{
-		"fe80::ff:fe00:a":      "ff02::1:ff00:a",
+		"fe80::ff:fe00:a":       "ff02::1:ff00:a",
 		"2001:db8:1::ff:fe00:2": "ff02::1:ff00:2",
-		"2001:db8::1234:5678":  "ff02::1:ff34:5678",
+		"2001:db8::1234:5678":   "ff02::1:ff34:5678",
 	} {
 		if got := SolicitedNode(netip.MustParseAddr(in)); got != netip.MustParseAddr(want) {
 			t.Errorf("%s: %s, want %s", in, got, want)
