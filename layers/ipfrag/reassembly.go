@@ -29,6 +29,13 @@ const (
 	MaxTimeout = 30 * time.Second
 	// DefaultTimeout is the reassembly timeout when none is configured.
 	DefaultTimeout = MaxTimeout
+	// TimeoutIPv6 is RFC 8200 §4.5's reassembly timeout ("within 60
+	// seconds of the reception of the first-arriving fragment"), and the
+	// clamp of an IPv6 reassembler's Timeout (one whose MaxPayload is
+	// above MaxPayloadIPv4). IPv6 specifies the value, so an IPv6
+	// reassembler follows it; the flood argument above is met by the
+	// memory caps, which hold whatever the timeout.
+	TimeoutIPv6 = 60 * time.Second
 	// MaxPayloadIPv4 bounds the reassembled payload of an IPv4 datagram:
 	// the 16-bit total length counts the header, at least 20 bytes
 	// (RFC 791 §3.1). A fragment reaching past it is the "ping of death".
@@ -43,10 +50,13 @@ const (
 	// accounted for what it really costs.
 	Overhead = 384
 	// MaxHeaderCopy bounds the header bytes InsertWithHeader keeps from
-	// fragment zero. IPv4 headers are at most 60 bytes; a longer IPv6
-	// header chain is cut, which an ICMPv6 quote allows (RFC 4443 §3.3:
-	// "as much of invoking packet as possible").
-	MaxHeaderCopy = 256
+	// fragment zero. IPv4 headers are at most 60 bytes. An IPv6 fragment's
+	// headers (fixed header, unfragmentable part, Fragment header) are
+	// needed whole to rebuild the packet (RFC 8200 §4.5), and layers/ipv6
+	// bounds them well below IPv6's minimum MTU of 1280 bytes, which is
+	// also the most an ICMPv6 error may quote (RFC 4443 §2.4 (c)); a
+	// longer header is cut. The copy is charged against Config.MaxBytes.
+	MaxHeaderCopy = 1280
 )
 
 // spanCost is the bytes charged per fragment-list slot once the list
@@ -118,7 +128,8 @@ type Config struct {
 	MaxPayload int
 	// Timeout is how long a datagram may wait for its fragments, counted
 	// from its first fragment. Default DefaultTimeout; clamped to
-	// MaxTimeout.
+	// MaxTimeout, or to TimeoutIPv6 when MaxPayload is above
+	// MaxPayloadIPv4 (an IPv6 reassembler).
 	Timeout time.Duration
 }
 
@@ -140,7 +151,11 @@ func (c Config) normalized() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	c.Timeout = min(c.Timeout, MaxTimeout)
+	limit := MaxTimeout
+	if c.MaxPayload > MaxPayloadIPv4 {
+		limit = TimeoutIPv6
+	}
+	c.Timeout = min(c.Timeout, limit)
 	return c
 }
 
@@ -306,7 +321,8 @@ func (r *Reassembler) Expire(now time.Time) []Expired {
 // Insert never panics and never lets the bytes accounted exceed
 // Config.MaxBytes or the datagrams in progress exceed Config.MaxDatagrams.
 func (r *Reassembler) Insert(k Key, offset int, more bool, payload []byte, now time.Time) (datagram []byte, done bool, err error) {
-	return r.insert(k, nil, offset, more, payload, now)
+	datagram, _, done, err = r.insert(k, nil, offset, more, payload, now)
+	return datagram, done, err
 }
 
 // InsertWithHeader is Insert for callers that want Expire to return the
@@ -318,10 +334,24 @@ func (r *Reassembler) InsertWithHeader(k Key, header []byte, offset int, more bo
 	if header == nil {
 		header = []byte{}
 	}
-	return r.insert(k, header, offset, more, payload, now)
+	datagram, _, done, err = r.insert(k, header, offset, more, payload, now)
+	return datagram, done, err
 }
 
-func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payload []byte, now time.Time) ([]byte, bool, error) {
+// InsertKeepHeader is InsertWithHeader that also returns, with a completed
+// datagram, the header saved from fragment zero (at most MaxHeaderCopy
+// bytes; the caller owns it). IPv6 needs it to rebuild the packet: the
+// unfragmentable part and the Next Header of the reassembled packet come
+// from the fragment with offset zero (RFC 8200 §4.5).
+func (r *Reassembler) InsertKeepHeader(k Key, header []byte, offset int, more bool, payload []byte, now time.Time) (header0, datagram []byte, done bool, err error) {
+	if header == nil {
+		header = []byte{}
+	}
+	datagram, header0, done, err = r.insert(k, header, offset, more, payload, now)
+	return header0, datagram, done, err
+}
+
+func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payload []byte, now time.Time) ([]byte, []byte, bool, error) {
 	r.init()
 	r.stats.Fragments++
 	n := len(payload)
@@ -330,13 +360,13 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 	switch {
 	case offset < 0 || offset%8 != 0:
 		r.stats.BadOffset++
-		return nil, false, ErrBadOffset
+		return nil, nil, false, ErrBadOffset
 	case more && n == 0:
 		r.stats.Empty++
-		return nil, false, ErrEmpty
+		return nil, nil, false, ErrEmpty
 	case more && n%8 != 0:
 		r.stats.UnalignedLength++
-		return nil, false, ErrUnalignedLength
+		return nil, nil, false, ErrUnalignedLength
 	}
 
 	d := r.table[k]
@@ -344,7 +374,7 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 	if offset > r.cfg.MaxPayload-n {
 		r.stats.TooLong++
 		r.discard(d)
-		return nil, false, ErrTooLong
+		return nil, nil, false, ErrTooLong
 	}
 	end := offset + n
 
@@ -360,12 +390,12 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 		if (d.total >= 0 && d.total != end) || d.maxEnd > end {
 			r.stats.Inconsistent++
 			r.discard(d)
-			return nil, false, ErrInconsistent
+			return nil, nil, false, ErrInconsistent
 		}
 	} else if d.total >= 0 && end > d.total {
 		r.stats.Inconsistent++
 		r.discard(d)
-		return nil, false, ErrInconsistent
+		return nil, nil, false, ErrInconsistent
 	}
 
 	// i is where the fragment goes: the first held fragment starting at
@@ -376,21 +406,21 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 		if bytes.Equal(d.buf[offset:end], payload) {
 			r.stats.Duplicates++
 			r.lru.moveToBack(d)
-			return nil, false, nil
+			return nil, nil, false, nil
 		}
 		r.stats.Overlap++
 		r.discard(d)
-		return nil, false, ErrOverlap
+		return nil, nil, false, ErrOverlap
 	}
 	if (i > 0 && int(d.frags[i-1].end) > offset) || (i < len(d.frags) && int(d.frags[i].off) < end) {
 		r.stats.Overlap++
 		r.discard(d)
-		return nil, false, ErrOverlap
+		return nil, nil, false, ErrOverlap
 	}
 	if len(d.frags) >= r.cfg.MaxFragments {
 		r.stats.TooManyFragments++
 		r.discard(d)
-		return nil, false, ErrTooManyFragments
+		return nil, nil, false, ErrTooManyFragments
 	}
 
 	// Work out the storage after this fragment and reserve it before
@@ -423,7 +453,7 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 	if cost > r.cfg.MaxBytes {
 		r.stats.MemoryCap++
 		r.discard(d)
-		return nil, false, ErrMemoryCap
+		return nil, nil, false, ErrMemoryCap
 	}
 	fresh := d.cost == 0
 	if fresh {
@@ -480,9 +510,9 @@ func (r *Reassembler) insert(k Key, header []byte, offset int, more bool, payloa
 	if d.total >= 0 && d.have == d.total {
 		r.remove(d)
 		r.stats.Reassembled++
-		return d.buf[:d.total:d.total], true, nil
+		return d.buf[:d.total:d.total], d.header, true, nil
 	}
-	return nil, false, nil
+	return nil, nil, false, nil
 }
 
 // discard drops d after a rejected fragment; nil or not-yet-stored d is a

@@ -746,3 +746,37 @@ func BenchmarkReassemble64KiB(b *testing.B) {
 	b.Run("in-order", func(b *testing.B) { benchmarkReassemble(b, false) })
 	b.Run("reverse", func(b *testing.B) { benchmarkReassemble(b, true) })
 }
+
+func TestTimeoutIPv6(t *testing.T) {
+	for _, c := range []struct{ in, want time.Duration }{
+		{0, DefaultTimeout},
+		{TimeoutIPv6, TimeoutIPv6},
+		{time.Hour, TimeoutIPv6},
+	} {
+		r := NewReassembler(Config{MaxPayload: MaxPayloadIPv6, Timeout: c.in})
+		if got := r.Config().Timeout; got != c.want {
+			t.Errorf("IPv6 Timeout %v: got %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestInsertKeepHeader(t *testing.T) {
+	r := NewReassembler(Config{MaxPayload: MaxPayloadIPv6})
+	hdr := bytes.Repeat([]byte{0x60}, 48)
+	long := bytes.Repeat([]byte{0x61}, MaxHeaderCopy+100)
+	// The second fragment's header is not kept: only fragment zero's.
+	if h, _, done, err := r.InsertKeepHeader(keyA, long, 8, false, make([]byte, 8), t0); h != nil || done || err != nil {
+		t.Fatalf("second fragment: %v %v %v", h, done, err)
+	}
+	h, d, done, err := r.InsertKeepHeader(keyA, hdr, 0, true, bytes.Repeat([]byte{1}, 8), t0)
+	if err != nil || !done || !bytes.Equal(h, hdr) || len(d) != 16 {
+		t.Fatalf("completion: header %x datagram %x done %v err %v", h, d, done, err)
+	}
+	// A header longer than MaxHeaderCopy is cut.
+	r.InsertKeepHeader(keyB, long, 0, true, make([]byte, 8), t0)
+	h, _, done, _ = r.InsertKeepHeader(keyB, nil, 8, false, make([]byte, 8), t0)
+	if !done || len(h) != MaxHeaderCopy {
+		t.Fatalf("long header: %d bytes, done %v", len(h), done)
+	}
+	checkInvariants(t, r)
+}
