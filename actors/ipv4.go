@@ -59,6 +59,11 @@ func (a *ipv4Actor) Receive(ctx actor.Context) {
 	case *mailbox.PacketsArrived:
 		a.receive(ctx, m)
 		a.syncReassembly(ctx)
+	case *drainRoute:
+		// Every batch before this one was sent on (receive flushes
+		// its connection batches): the connection's last segments
+		// are ahead of this answer in its mailbox.
+		ctx.Send(m.conn, &routeDrained{})
 	case *reassemblyDeadline:
 		a.reasmArmed = time.Time{}
 		a.expire()
