@@ -142,6 +142,14 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 		a.c.BadSource.Inc()
 		return nil
 	}
+	// RFC 7126 §4.3.3.5 and §4.4.3.5: a loose or strict source route is
+	// refused, as Linux does by default (accept_source_route=0): a host
+	// that honoured one would let any sender pick the path of its replies
+	// and slip past filters that trust the source address.
+	if hasSourceRoute(pkt.Options()) {
+		a.c.SourceRouted.Inc()
+		return nil
+	}
 	if pkt.IsFragment() {
 		if !a.reassemble(p, pkt) {
 			return nil
@@ -371,4 +379,33 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		Quote:      append([]byte(nil), ports[:min(len(ports), 60)]...),
 		From:       p.Src,
 	})
+}
+
+// IPv4 option types that carry a source route (RFC 791 §3.1).
+const (
+	optLSRR = 131
+	optSSRR = 137
+)
+
+// hasSourceRoute reports whether the options hold a loose or strict source
+// route. It walks them as RFC 791 lays them out and stops at End of
+// Option List or at a malformed length, as a host may ignore what follows
+// (RFC 1122 §3.2.1.8).
+func hasSourceRoute(opts []byte) bool {
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0: // End of Option List
+			return false
+		case 1: // No Operation
+			i++
+			continue
+		case optLSRR, optSSRR:
+			return true
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 {
+			return false
+		}
+		i += int(opts[i+1])
+	}
+	return false
 }
