@@ -345,6 +345,14 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		a.icmp.ErrorNotOurs.Inc()
 		return
 	}
+	// No ICMP error is sent about a fragment other than the first (RFC
+	// 1122 §3.2.2, RFC 1812 §4.3.2.7), so one quoting such a fragment is
+	// forged; and what it shows as ports and sequence number is data,
+	// which whoever sent the data chose.
+	if binary.BigEndian.Uint16(iv.Header[6:8])&0x1fff != 0 {
+		a.icmp.ErrorBadQuote.Inc()
+		return
+	}
 	typ, code := msg.Type(), msg.Code()
 	nextHopMTU, sentLen := 0, 0
 	if typ == icmpv4.TypeDestUnreachable && code == icmpv4.CodeFragmentationNeeded {

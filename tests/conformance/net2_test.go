@@ -310,6 +310,7 @@ func TestForgedFragNeededForUnknownConnIgnored_RFC5927_4_3(t *testing.T) {
 	quoted := c.B.IPv4(IP{Src: c.B.IP, Dst: PeerIP, Protocol: ipv4.ProtocolTCP, DontFragment: true},
 		TCPBytes(Seg{SrcPort: port, DstPort: c.PeerPort + 1000, Seq: c.Rcv, Flags: tcp.FlagACK}, c.B.IP, PeerIP))
 	c.B.Send(c.B.ICMPError(icmpv4.TypeDestUnreachable, icmpv4.CodeFragmentationNeeded, 576, quoted[:ipv4.HeaderLen+8]))
+	c.B.Settle() // the error goes by the tcp actor, a probe would not
 	c.B.ExpectNone(c.Probe())
 	if n := fullSegment(c); n != 1460 {
 		t.Fatalf("after a forged fragmentation-needed, full segments carry %d bytes, want 1460", n)
@@ -324,6 +325,7 @@ func TestFragNeededNotInFlightIgnored_RFC5927_5_2(t *testing.T) {
 	quoted := c.B.IPv4(IP{Src: c.B.IP, Dst: PeerIP, Protocol: ipv4.ProtocolTCP, DontFragment: true},
 		TCPBytes(Seg{SrcPort: port, DstPort: c.PeerPort, Seq: c.Rcv - 5000, Flags: tcp.FlagACK}, c.B.IP, PeerIP))
 	c.B.Send(c.B.ICMPError(icmpv4.TypeDestUnreachable, icmpv4.CodeFragmentationNeeded, 576, quoted[:ipv4.HeaderLen+8]))
+	c.B.Settle() // the error goes by the tcp actor, a probe would not
 	c.B.ExpectNone(c.Probe())
 	if n := fullSegment(c); n != 1460 {
 		t.Fatalf("full segments carry %d bytes, want 1460", n)
@@ -371,6 +373,7 @@ func TestICMPErrorQuotingLaterFragmentIgnored_RFC1122_3_2_2(t *testing.T) {
 	binary.BigEndian.PutUint16(q[6:], 0x4000|185) // DF and offset 1480
 	fixIPChecksum(q[:ipv4.HeaderLen])
 	c.B.Send(c.B.ICMPError(icmpv4.TypeDestUnreachable, icmpv4.CodeFragmentationNeeded, 576, q))
+	c.B.Settle() // the error goes by the tcp actor, a probe would not
 	c.B.ExpectNone(c.Probe())
 	c.Rcv += 1460
 	c.Send(c.Seg(tcp.FlagACK, nil))
