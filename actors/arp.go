@@ -162,11 +162,14 @@ func (a *arpActor) handle(p *mailbox.Packet) bool {
 	changed := false
 	senderKnown := r.SenderIP.IsValid() && !r.SenderIP.IsUnspecified()
 	// RFC 826 "merge": refresh an entry we already have; create one only
-	// when the packet is addressed to us, so strangers cannot fill the
-	// cache. Only on-link senders are worth knowing.
+	// for a request addressed to us (its sender is about to talk to us),
+	// so strangers cannot fill the cache. A reply creates nothing: one we
+	// asked for finds its Incomplete entry, and an unsolicited one must
+	// not plant a binding (Linux's arp_accept=0 default). Only on-link
+	// senders are worth knowing.
 	if senderKnown && a.env.IPv4.Contains(r.SenderIP) {
 		var waiting []*awaitNeighbor
-		if r.TargetIP == own {
+		if r.TargetIP == own && r.Op == arp.Request {
 			waiting, changed = a.cache.Insert(r.SenderIP, r.SenderHW, now), true
 		} else {
 			waiting, changed = a.cache.Update(r.SenderIP, r.SenderHW, now)

@@ -59,6 +59,11 @@ func (a *ipv4Actor) Receive(ctx actor.Context) {
 	case *mailbox.PacketsArrived:
 		a.receive(ctx, m)
 		a.syncReassembly(ctx)
+	case *drainRoute:
+		// Every batch before this one was sent on (receive flushes
+		// its connection batches): the connection's last segments
+		// are ahead of this answer in its mailbox.
+		ctx.Send(m.conn, &routeDrained{})
 	case *reassemblyDeadline:
 		a.reasmArmed = time.Time{}
 		a.expire()
@@ -107,6 +112,14 @@ func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
 	// is invalid and the packet is discarded.
 	if src.IsMulticast() || src == limitedBroadcast || src == directedBroadcast(a.env.IPv4) {
 		a.c.BadSource.Inc()
+		return nil
+	}
+	// RFC 7126 §4.3.3.5 and §4.4.3.5: a loose or strict source route is
+	// refused, as Linux does by default (accept_source_route=0): a host
+	// that honoured one would let any sender pick the path of its replies
+	// and slip past filters that trust the source address.
+	if hasSourceRoute(pkt.Options()) {
+		a.c.SourceRouted.Inc()
 		return nil
 	}
 	if pkt.IsFragment() {
@@ -304,6 +317,14 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		a.icmp.ErrorNotOurs.Inc()
 		return
 	}
+	// No ICMP error is sent about a fragment other than the first (RFC
+	// 1122 §3.2.2, RFC 1812 §4.3.2.7), so one quoting such a fragment is
+	// forged; and what it shows as ports and sequence number is data,
+	// which whoever sent the data chose.
+	if binary.BigEndian.Uint16(iv.Header[6:8])&0x1fff != 0 {
+		a.icmp.ErrorBadQuote.Inc()
+		return
+	}
 	typ, code := msg.Type(), msg.Code()
 	nextHopMTU, sentLen := 0, 0
 	if typ == icmpv4.TypeDestUnreachable && code == icmpv4.CodeFragmentationNeeded {
@@ -340,4 +361,33 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		Quote:      append([]byte(nil), ports[:min(len(ports), 60)]...),
 		From:       p.Src,
 	})
+}
+
+// IPv4 option types that carry a source route (RFC 791 §3.1).
+const (
+	optLSRR = 131
+	optSSRR = 137
+)
+
+// hasSourceRoute reports whether the options hold a loose or strict source
+// route. It walks them as RFC 791 lays them out and stops at End of
+// Option List or at a malformed length, as a host may ignore what follows
+// (RFC 1122 §3.2.1.8).
+func hasSourceRoute(opts []byte) bool {
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0: // End of Option List
+			return false
+		case 1: // No Operation
+			i++
+			continue
+		case optLSRR, optSSRR:
+			return true
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 {
+			return false
+		}
+		i += int(opts[i+1])
+	}
+	return false
 }

@@ -85,6 +85,20 @@ type reopenFromTimeWait struct {
 	old    *actor.PID
 }
 
+// connFinished tells the tcp actor a connection actor reached CLOSED and
+// removed its route from the ipv4 actor's table: the tcp actor forgets the
+// tuple too (a new SYN for it goes to the listener) and sends drainRoute
+// through the ipv4 actor, which answers the connection with routeDrained.
+type connFinished struct {
+	who   *actor.PID
+	tuple tcp.Tuple
+}
+
+// drainRoute is a barrier through the ipv4 actor's mailbox: every batch it
+// handled before has been sent on, so the segments it routed to conn (by a
+// route now removed) are queued at conn ahead of the routeDrained it sends.
+type drainRoute struct{ conn *actor.PID }
+
 // passiveEstablished tells the tcp actor a connection it accepted left
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }
@@ -323,6 +337,12 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 				ctx.Send(pid, &dropUnreachable{})
 			}
 		}
+	case *connFinished:
+		if pid, ok := a.conns[m.tuple]; ok && pid.Equal(m.who) {
+			delete(a.conns, m.tuple)
+		}
+		a.env.TCPRoutes.remove(m.tuple, m.who)
+		ctx.Send(a.env.PIDs.IPv4, &drainRoute{conn: m.who})
 	case *mailbox.ControlErrorArrived:
 		if pid, ok := a.conns[tcp.Tuple{Local: m.Local, Remote: m.Remote}]; ok {
 			ctx.Send(pid, m)

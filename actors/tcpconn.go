@@ -26,6 +26,11 @@ type (
 	// connDeadline is the connection's timer: its control block's next
 	// deadline may have come.
 	connDeadline struct{}
+	// routeDrained tells a finished connection that no segment can reach
+	// it any more: its route is gone from both the ipv4 actor's table
+	// and the tcp actor's, and whatever either sent it before is already
+	// in its mailbox (see finish).
+	routeDrained struct{}
 	// appStopped follows the Terminated of an app that stopped on its
 	// own. Terminated is a system message and overtakes the app's last
 	// commands in the mailbox; appStopped is a user message queued behind
@@ -81,6 +86,7 @@ type connActor struct {
 	offerTries     int
 	suspended      bool
 	finished       bool // CLOSED (or crashed), and the user told
+	drained        bool // routeDrained came: nothing routes to it any more
 	sentPeerClosed bool
 
 	// writes are the user's writes not yet wholly in the send buffer,
@@ -94,11 +100,10 @@ type connActor struct {
 
 	// The app's end: appClosed once it was sent Closed (and a PoisonPill);
 	// appCrash holds its panic, set by the app supervisor before the
-	// Terminated arrives; stopWhenAppGone makes its Terminated stop this
-	// actor, which waits for it so the app reads Closed before it stops.
-	appClosed       bool
-	appCrash        any
-	stopWhenAppGone bool
+	// Terminated arrives. A finished connection waits for its app's
+	// Terminated (stopIfDone), so the app reads Closed before it stops.
+	appClosed bool
+	appCrash  any
 
 	// inbox counts the segments sent to this actor and not yet handled.
 	inbox *atomic.Int64
@@ -133,6 +138,16 @@ func (a *connActor) Receive(ctx actor.Context) {
 			a.sock.conn.Store(ctx.Self())
 		}
 	case *mailbox.PacketsArrived:
+		if a.finished {
+			// Segments routed here before the route was removed: the
+			// connection no longer exists, so they are the tcp actor's,
+			// which answers them as for a closed port (RFC 9293
+			// §3.10.7.1) or hands a SYN to the listener. Dropping them
+			// would leave the peer unanswered.
+			a.inbox.Add(-int64(m.Len()))
+			ctx.Send(a.env.PIDs.TCP, m)
+			return
+		}
 		for i := range m.Packets {
 			p := &m.Packets[i]
 			a.conn.HandleSegment(now, a.tuple, &p.TCP)
@@ -200,6 +215,10 @@ func (a *connActor) Receive(ctx actor.Context) {
 		if !a.appTerminated(ctx, now, m.Who) {
 			return
 		}
+	case *routeDrained:
+		a.drained = true
+		a.stopIfDone(ctx)
+		return
 	case *appStopped:
 		a.appStoppedItself(now)
 	case *actor.Stopping:
@@ -438,9 +457,8 @@ func (a *connActor) appTerminated(ctx actor.Context, now time.Time, who *actor.P
 	switch {
 	case a.appClosed:
 		// It stopped after Closed, as it should.
-		if a.stopWhenAppGone {
-			ctx.Stop(ctx.Self())
-			return false
+		if a.finished {
+			return !a.stopIfDone(ctx)
 		}
 	case a.appCrash != nil:
 		// A crashed app resets its own connection, and nothing else.
@@ -632,11 +650,26 @@ func (a *connActor) finish(ctx actor.Context) {
 	}
 	a.tellAppClosed(ctx, err)
 	a.env.Cancel(a.timer)
-	if a.app != nil {
-		a.stopWhenAppGone = true
-		return
+	// The route goes before the actor does. Stopping at once would lose
+	// every segment already routed here (a dead letter, never answered:
+	// a peer probing a connection whose TIME-WAIT just ended would get
+	// no RST). So the route is removed from the ipv4 actor's table now,
+	// the tcp actor forgets the tuple and passes a barrier through the
+	// ipv4 actor's mailbox, and that barrier comes back as routeDrained
+	// once every segment either actor routed here is queued ahead of it.
+	// Until then segments are handed back to the tcp actor.
+	a.env.TCPRoutes.remove(a.tuple, ctx.Self())
+	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple})
+}
+
+// stopIfDone stops a finished connection actor once its route is drained
+// and its app (if any) has stopped, and reports whether it did.
+func (a *connActor) stopIfDone(ctx actor.Context) bool {
+	if !a.finished || !a.drained || a.app != nil {
+		return false
 	}
 	ctx.Stop(ctx.Self())
+	return true
 }
 
 // stopping runs when the actor stops: after finish, or because it crashed

@@ -61,6 +61,7 @@ type IPv4[T Value] struct {
 	Invalid         T `drop:"with invalid headers: other"`
 	NotForUs        T `drop:"with invalid addresses: not for us"`
 	BadSource       T `drop:"with invalid addresses: bad source"`
+	SourceRouted    T `drop:"with a source route option"`
 	UnknownProtocol T `drop:"with unknown protocol"`
 	NoTransport     T `drop:"incoming packets discarded: transport not running"`
 	HandlerCrashes  T `drop:"incoming packets discarded: handler crashed"`

@@ -203,6 +203,26 @@ func (c *Conn) inputSynchronized(now time.Time, seg *Segment) {
 		}
 	}
 
+	if c.state == StateSynReceived && !c.passive && f&(FlagSYN|FlagACK|FlagRST) == FlagSYN|FlagACK && seq == c.irs {
+		// Simultaneous open (§3.5, figure 8, line 6): the peer's
+		// SYN-ACK repeats the SYN we hold and acknowledges ours. Its
+		// sequence number is one below RCV.NXT, so the tests below
+		// would take it for an old SYN and challenge it (RFC 5961
+		// §4.2), leaving both ends in SYN-RECEIVED until a SYN-ACK is
+		// retransmitted; like Linux, take its ACK and establish.
+		ack := seg.Ack()
+		if !ack.GreaterThan(c.sndUna) || ack.GreaterThan(c.sndMax) {
+			c.sendRST(now, ack)
+			return
+		}
+		c.ackAdvance(now, seg)
+		c.sndWnd = int(seg.Window()) // unscaled in a SYN (RFC 7323 §2.2)
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		c.sndWl1, c.sndWl2 = seq, ack
+		c.establish(now)
+		return
+	}
+
 	// PAWS (RFC 7323 §5.3 R1): a segment whose timestamp is older than
 	// the last one in sequence is an old duplicate, unless TS.Recent has
 	// been idle so long (24 days) that the peer's clock may have wrapped.

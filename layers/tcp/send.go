@@ -464,12 +464,18 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 		c.maxSndWnd = max(c.maxSndWnd, wnd)
 		c.sndWl1, c.sndWl2 = seq, ack
 		if wnd > 0 && c.persisting {
-			// The window opened: leave persist. A probe byte still
-			// unacknowledged is now ordinary outstanding data.
+			// The window opened: leave persist. A probe byte this ACK
+			// does not cover was dropped by the closed window (RFC
+			// 9293 §3.8.6.1); it is sent again at once with what
+			// follows it. Left as outstanding data, it would make
+			// Nagle hold the rest back until the retransmission
+			// timer fired.
 			c.persisting = false
 			c.persistShift = 0
 			c.timers[timerRetransmit] = time.Time{}
 			if c.sndMax != c.sndUna {
+				c.sndNxt = c.sndUna
+				c.rttTiming = false // Karn's rule
 				c.timers[timerRetransmit] = now.Add(c.rto)
 			}
 		}

@@ -204,6 +204,17 @@ func (c *Conn) retransmitExpired(now time.Time) {
 		c.timeout(now)
 		return
 	}
+	if c.sndWnd == 0 && c.state.synchronized() && c.state.canSendData() {
+		// The peer shrank its window to zero with data in flight (RFC
+		// 9293 §3.8.6: "the TCP implementation MUST probe it in the
+		// standard way"). Going back to SND.UNA would send nothing
+		// into the closed window, and R2 would then end a connection
+		// whose peer is answering; probe from SND.UNA on the persist
+		// timer instead, as for any closed window.
+		c.rttTiming = false // Karn's rule
+		c.persistExpired(now)
+		return
+	}
 	if c.firstRetransmit.IsZero() {
 		c.firstRetransmit = now
 	} else if now.Sub(c.firstRetransmit) >= r2 {

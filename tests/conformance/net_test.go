@@ -145,6 +145,7 @@ func TestForgedICMPQuoteIgnored_RFC5927_4_3(t *testing.T) {
 	m := make([]byte, icmpv4.HeaderLen+len(quoted))
 	n := icmpv4.EmitError(m, icmpv4.TypeDestUnreachable, 3, 0, quoted)
 	c.B.Send(c.B.IPFrame(IP{Protocol: ipv4.ProtocolICMP}, m[:n]))
+	c.B.Settle() // the error goes by the tcp actor, a probe would not
 	c.B.ExpectNone(c.Probe())
 	c.Write("alive")
 	c.Expect(TCPM{Flags: V(tcp.FlagACK | tcp.FlagPSH), Data: V("alive")})
