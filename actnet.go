@@ -49,6 +49,9 @@ type Config struct {
 	// queues, connection actors spawned per second); zero fields take
 	// safe defaults (README, "Resource limits").
 	Limits Limits
+	// IPv6 configures IPv6; the zero value forms a link-local address
+	// and autoconfigures from router advertisements (IPv6Auto).
+	IPv6 IPv6Config
 }
 
 // Limits are a stack's resource caps; see actors.Limits for each field.
