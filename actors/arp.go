@@ -23,13 +23,19 @@ type awaitNeighbor struct {
 	Next    *awaitNeighbor
 }
 
-// release drops every packet of the chain, counting each in c.
+// release drops every packet of the chain, counting each in c (if any).
 func (w *awaitNeighbor) release(c *mailbox.Counter) {
 	for ; w != nil; w = w.Next {
-		c.Inc()
+		if c != nil {
+			c.Inc()
+		}
 		w.Buf.Release()
 	}
 }
+
+// Release drops the chain uncounted: it reached the arp actor as it
+// stopped (a dead letter, or left in its mailbox).
+func (w *awaitNeighbor) Release() { w.release(nil) }
 
 // arpDeadline is the arp actor's timer: retries, expiry, refresh.
 type arpDeadline struct{}
@@ -109,6 +115,9 @@ func (a *arpActor) Receive(ctx actor.Context) {
 			a.request(m.NextHop)
 		}
 		a.rearm(ctx)
+	case *actor.Stopping:
+		// The stack is closing: what waits for an answer never leaves.
+		a.cache.Clear()
 	case *arpDeadline:
 		a.armed = time.Time{}
 		requests, failed := a.cache.Advance(a.env.Clock.Now())

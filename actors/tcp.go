@@ -86,6 +86,9 @@ type reopenFromTimeWait struct {
 	old    *actor.PID
 }
 
+// Release drops the SYN unhandled: the tcp actor stopped before it came.
+func (m *reopenFromTimeWait) Release() { m.syn.Release() }
+
 // passiveEstablished tells the tcp actor a connection it accepted left
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }

@@ -225,9 +225,6 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 	case err != nil:
 		return err
 	}
-	if err := s.env.life.err(); err != nil {
-		return err
-	}
 	if !to.IsValid() {
 		to = s.remote
 	}
@@ -246,6 +243,12 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 	if !src.IsValid() || src.IsUnspecified() {
 		src = s.env.IPv4.Addr()
 	}
+	// Until the device has the datagram, this goroutine holds buffers of
+	// the stack's pool: Close waits for it.
+	if err := s.env.life.enterSend(); err != nil {
+		return err
+	}
+	defer s.env.life.leaveSend()
 	n := udp.HeaderLen + len(b)
 	buf := s.out.Buffer(n)
 	dgram := buf.B[mailbox.Headroom : mailbox.Headroom+n]
