@@ -193,7 +193,11 @@ func (a *arpActor) transmit(w *awaitNeighbor, mac ethernet.Addr) {
 	}
 }
 
+// Each counter of what the arp actor sends counts before the frame leaves:
+// whoever sees the frame sees it counted.
+
 func (a *arpActor) reply(req arp.Repr) {
+	a.c.RepliesSent.Inc()
 	a.send(arp.Repr{
 		Op:       arp.Reply,
 		SenderHW: a.env.MAC,
@@ -201,33 +205,31 @@ func (a *arpActor) reply(req arp.Repr) {
 		TargetHW: req.SenderHW,
 		TargetIP: req.SenderIP,
 	}, req.SenderHW)
-	a.c.RepliesSent.Inc()
 }
 
 func (a *arpActor) request(ip netip.Addr) {
+	a.c.RequestsSent.Inc()
 	a.send(arp.Repr{
 		Op:       arp.Request,
 		SenderHW: a.env.MAC,
 		SenderIP: a.env.IPv4.Addr(),
 		TargetIP: ip,
 	}, ethernet.Broadcast)
-	a.c.RequestsSent.Inc()
 }
 
 // announce broadcasts a gratuitous ARP request for our own address, which
 // makes neighbours update their caches and reveals a duplicate.
 func (a *arpActor) announce() {
-	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
 	a.c.AnnouncementsSent.Inc()
+	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
 }
 
 func (a *arpActor) send(r arp.Repr, dst ethernet.Addr) {
 	buf := a.env.Pool.Get()
 	r.Emit(buf.B[mailbox.Headroom:])
 	frame := buf.B[mailbox.Headroom-ethernet.HeaderLen : mailbox.Headroom+r.Len()]
-	if a.env.writeFrame(buf, frame, dst, ethernet.ARP) == nil {
-		a.c.PacketsSent.Inc()
-	}
+	a.c.PacketsSent.Inc() // a failed write counts as a link write error too
+	_ = a.env.writeFrame(buf, frame, dst, ethernet.ARP)
 }
 
 // publish gives the send path a fresh read-only copy of the resolved

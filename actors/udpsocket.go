@@ -258,10 +258,12 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 		buf.Release()
 		return errUDPTooBig
 	}
+	// Counted before it leaves, so that whoever got the datagram sees it
+	// counted; a failed send is counted by the send path too.
+	s.sent.Inc()
 	err = s.out.Send(buf, n, IPv4Send{Dst: dst, Src: src, Protocol: ipv4.ProtocolUDP})
 	switch {
 	case err == nil:
-		s.sent.Inc()
 		return nil
 	case errors.Is(err, ErrNoRoute):
 		return errUDPNoRoute
