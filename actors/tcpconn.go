@@ -184,6 +184,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *appStopped:
 		a.appStoppedItself(now)
 	case *actor.Stopping:
+		a.env.TCPRoutes.remove(a.tuple, ctx.Self()) // as in finish
 		a.stopping(now)
 		return
 	case actor.SystemMessage, actor.AutoReceiveMessage, *actor.ReceiveTimeout:
@@ -592,6 +593,11 @@ func (a *connActor) finish(ctx actor.Context) {
 		return
 	}
 	a.finished = true
+	// Its segments are a closed connection's from now on, which the tcp
+	// actor answers; this actor is on its way out, and what it has not
+	// handled when it stops is dropped. Before the user hears of the end,
+	// so that nothing the user does after it reaches this actor.
+	a.env.TCPRoutes.remove(a.tuple, ctx.Self())
 	foldConnStats(a.c, a.conn.Stats())
 	err := a.conn.Err()
 	if e := a.env.Log.Debug(); e.Enabled() {
