@@ -225,6 +225,9 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 	case err != nil:
 		return err
 	}
+	if err := s.env.life.err(); err != nil {
+		return err
+	}
 	if !to.IsValid() {
 		to = s.remote
 	}
