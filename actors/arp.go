@@ -26,13 +26,19 @@ type awaitNeighbor struct {
 	Unreachable func()
 }
 
-// release drops every packet of the chain, counting each in c.
+// release drops every packet of the chain, counting each in c (if any).
 func (w *awaitNeighbor) release(c *mailbox.Counter) {
 	for ; w != nil; w = w.Next {
-		c.Inc()
+		if c != nil {
+			c.Inc()
+		}
 		w.Buf.Release()
 	}
 }
+
+// Release drops the chain uncounted: it reached the arp actor as it
+// stopped (a dead letter, or left in its mailbox).
+func (w *awaitNeighbor) Release() { w.release(nil) }
 
 // arpDeadline is the arp actor's timer: retries, expiry, refresh.
 type arpDeadline struct{}
@@ -114,6 +120,9 @@ func (a *arpActor) Receive(ctx actor.Context) {
 			a.request(m.NextHop)
 		}
 		a.rearm(ctx)
+	case *actor.Stopping:
+		// The stack is closing: what waits for an answer never leaves.
+		a.cache.Clear()
 	case *arpDeadline:
 		a.armed = time.Time{}
 		requests, failed := a.cache.Advance(a.env.Clock.Now())
@@ -195,7 +204,11 @@ func (a *arpActor) transmit(w *awaitNeighbor, mac ethernet.Addr) {
 	}
 }
 
+// Each counter of what the arp actor sends counts before the frame leaves:
+// whoever sees the frame sees it counted.
+
 func (a *arpActor) reply(req arp.Repr) {
+	a.c.RepliesSent.Inc()
 	a.send(arp.Repr{
 		Op:       arp.Reply,
 		SenderHW: a.env.MAC,
@@ -203,33 +216,31 @@ func (a *arpActor) reply(req arp.Repr) {
 		TargetHW: req.SenderHW,
 		TargetIP: req.SenderIP,
 	}, req.SenderHW)
-	a.c.RepliesSent.Inc()
 }
 
 func (a *arpActor) request(ip netip.Addr) {
+	a.c.RequestsSent.Inc()
 	a.send(arp.Repr{
 		Op:       arp.Request,
 		SenderHW: a.env.MAC,
 		SenderIP: a.env.IPv4.Addr(),
 		TargetIP: ip,
 	}, ethernet.Broadcast)
-	a.c.RequestsSent.Inc()
 }
 
 // announce broadcasts a gratuitous ARP request for our own address, which
 // makes neighbours update their caches and reveals a duplicate.
 func (a *arpActor) announce() {
-	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
 	a.c.AnnouncementsSent.Inc()
+	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
 }
 
 func (a *arpActor) send(r arp.Repr, dst ethernet.Addr) {
 	buf := a.env.Pool.Get()
 	r.Emit(buf.B[mailbox.Headroom:])
 	frame := buf.B[mailbox.Headroom-ethernet.HeaderLen : mailbox.Headroom+r.Len()]
-	if a.env.writeFrame(buf, frame, dst, ethernet.ARP) == nil {
-		a.c.PacketsSent.Inc()
-	}
+	a.c.PacketsSent.Inc() // a failed write counts as a link write error too
+	_ = a.env.writeFrame(buf, frame, dst, ethernet.ARP)
 }
 
 // publish gives the send path a fresh read-only copy of the resolved

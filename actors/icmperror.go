@@ -46,9 +46,8 @@ func (o *IPv4Output) SendICMPError(invoking []byte, linkBroadcast bool, typ, cod
 		o.icmp.ErrorsSuppressed.Inc()
 		return false
 	}
-	if o.Send(buf, n, NetSend{Dst: src, Protocol: ipv4.ProtocolICMP}) != nil {
-		return false
-	}
+	// Counted before it leaves, so that whoever got the error sees it
+	// counted; a failed send is counted by the send path too.
 	o.icmp.MessagesSent.Inc()
 	switch typ {
 	case icmpv4.TypeDestUnreachable:
@@ -56,7 +55,7 @@ func (o *IPv4Output) SendICMPError(invoking []byte, linkBroadcast bool, typ, cod
 	case icmpv4.TypeTimeExceeded:
 		o.icmp.TimeExceededSent.Inc()
 	}
-	return true
+	return o.Send(buf, n, NetSend{Dst: src, Protocol: ipv4.ProtocolICMP}) == nil
 }
 
 // icmpv4Errno maps an ICMPv4 error to the errno a socket reports for it, and

@@ -179,10 +179,11 @@ func (a *ipv4Actor) handleICMP(p *mailbox.Packet, broadcast bool) {
 			return
 		}
 		n := icmpv4.EmitEchoReply(buf.B[mailbox.Headroom:], msg)
-		if a.out.Send(buf, n, NetSend{Dst: p.Src, Protocol: ipv4.ProtocolICMP}) == nil {
-			a.icmp.MessagesSent.Inc()
-			a.icmp.EchoRepliesSent.Inc()
-		}
+		// Counted before it leaves, so that whoever got the reply sees
+		// it counted; a failed send is counted by the send path too.
+		a.icmp.MessagesSent.Inc()
+		a.icmp.EchoRepliesSent.Inc()
+		_ = a.out.Send(buf, n, NetSend{Dst: p.Src, Protocol: ipv4.ProtocolICMP})
 	case icmpv4.TypeEchoReply:
 		if msg.ID() != pingID || !a.env.pings.deliver(msg.Seq(), a.env.Clock.Now()) {
 			a.icmp.UnsolicitedReplies.Inc()

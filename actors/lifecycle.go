@@ -27,6 +27,14 @@ type lifecycle struct {
 	failure  atomic.Pointer[error]
 
 	closed atomic.Bool
+
+	// sending is read-held by every user goroutine inside the send path
+	// (enterSend): a UDP socket's Send, a Ping. Such a goroutine holds
+	// buffers of the stack's pool until its device write returns, which
+	// may be after the peer has read the frames. Close write-locks it
+	// once the stack is down (drainSends), so it waits for those calls to
+	// end and lets no later one in.
+	sending sync.RWMutex
 }
 
 func (l *lifecycle) init() {
@@ -48,6 +56,27 @@ func (l *lifecycle) fail(err error) {
 func (l *lifecycle) close() {
 	l.closed.Store(true)
 	l.downOnce.Do(func() { close(l.down) })
+}
+
+// enterSend admits a user goroutine into the send path while the stack
+// runs, or returns why not (err). A nil result must be followed by
+// leaveSend once the call has let go of every buffer.
+func (l *lifecycle) enterSend() error {
+	l.sending.RLock()
+	if err := l.err(); err != nil {
+		l.sending.RUnlock()
+		return err
+	}
+	return nil
+}
+
+func (l *lifecycle) leaveSend() { l.sending.RUnlock() }
+
+// drainSends returns once no user goroutine is in the send path; after
+// close, none enters again.
+func (l *lifecycle) drainSends() {
+	l.sending.Lock()
+	defer l.sending.Unlock() // a barrier: nothing to do inside
 }
 
 // failErr is the failure, or nil.

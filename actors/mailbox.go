@@ -29,6 +29,19 @@ type actorMailbox struct {
 	dispatcher actor.Dispatcher
 	process    func()
 	activity   *Activity // the stack's, or nil on a foreign dispatcher
+
+	// stopped is set once the actor has stopped. protoactor's context
+	// drops every user message it is handed after that unread: a batch
+	// still queued behind the stop, or posted by a sender that looked the
+	// actor up just before it went (the ipv4 actor routing a segment to a
+	// connection that is ending). Buffers such messages carry would never
+	// come back to the pool, so the mailbox releases them itself (as the
+	// stack's dead-letter handler does with mail sent after the actor
+	// left the registry). self and registry tell when it stopped.
+	stopped  atomic.Bool
+	self     *actor.PID
+	proc     actor.Process
+	registry *actor.ProcessRegistryValue
 }
 
 const (
@@ -94,6 +107,37 @@ func (m *actorMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher
 	if d, ok := dispatcher.(*workerDispatcher); ok {
 		m.activity = &d.activity
 	}
+	// protoactor registers the actor's process before it registers the
+	// mailbox's handlers; the invoker is the actor's context.
+	if c, ok := invoker.(interface {
+		Self() *actor.PID
+		ActorSystem() *actor.ActorSystem
+	}); ok && c.Self() != nil {
+		m.self, m.registry = c.Self(), c.ActorSystem().ProcessRegistry
+		m.proc, _ = m.registry.GetLocal(m.self.Id)
+	}
+}
+
+// actorGone reports whether the actor has left the process registry:
+// protoactor removes it as it stops, which only ever happens while the
+// actor handles a system message (its stop, or the end of its last child).
+func (m *actorMailbox) actorGone() bool {
+	if m.registry == nil {
+		return false
+	}
+	p, ok := m.registry.GetLocal(m.self.Id)
+	return !ok || p != m.proc
+}
+
+// releaser is a message that carries packet buffers and can give them
+// back unread.
+type releaser interface{ Release() }
+
+// discard releases what a user message to a stopped actor carries.
+func discard(msg any) {
+	if r, ok := actor.UnwrapEnvelopeMessage(msg).(releaser); ok {
+		r.Release()
+	}
 }
 
 func (m *actorMailbox) Start() {}
@@ -113,7 +157,7 @@ func (m *actorMailbox) processMessages() {
 		// Messages posted after the loop ended but before the status
 		// went idle found it running and did not schedule: take them.
 		sys, user := m.sysCount.Load(), m.userCount.Load()
-		if sys > 0 || (!m.suspended.Load() && user > 0) {
+		if sys > 0 || ((!m.suspended.Load() || m.stopped.Load()) && user > 0) {
 			if m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
 				continue
 			}
@@ -165,12 +209,18 @@ func (m *actorMailbox) run() {
 				m.suspended.Store(false)
 			default:
 				m.invoker.InvokeSystemMessage(msg)
+				if !m.stopped.Load() && m.actorGone() {
+					m.stopped.Store(true)
+				}
 			}
 			popped = false
 			m.activity.handled()
 			continue
 		}
-		if m.suspended.Load() {
+		stopped := m.stopped.Load()
+		if m.suspended.Load() && !stopped {
+			// A stopped actor's mailbox is drained even if it was
+			// suspended (a crash stops a connection actor that way).
 			return
 		}
 		if msg, ok = m.popUser(); !ok {
@@ -178,7 +228,11 @@ func (m *actorMailbox) run() {
 		}
 		m.userCount.Add(-1)
 		popped = true
-		m.invoker.InvokeUserMessage(msg)
+		if stopped {
+			discard(msg)
+		} else {
+			m.invoker.InvokeUserMessage(msg)
+		}
 		popped = false
 		m.activity.handled()
 	}

@@ -328,17 +328,19 @@ func (e *Env) initLink() {
 
 // writeFrame fills in the Ethernet header of frame, which starts 14 bytes
 // before its network payload, writes it to the device and releases buf.
+// Frames count as sent before the write, so that whoever received one sees
+// it counted; a failed write counts as a write error as well.
 func (e *Env) writeFrame(buf *mailbox.Buffer, frame []byte, dst ethernet.Addr, typ ethernet.EtherType) error {
 	h := ethernet.Header{Dst: dst, Src: e.MAC, Type: typ}
 	h.Emit(frame)
 	e.ethernetSent.Inc()
+	e.linkSent.Inc()
 	err := e.Device.Write(frame)
 	buf.Release()
 	if err != nil {
 		e.linkErrors.Inc()
 		return ErrLinkDown
 	}
-	e.linkSent.Inc()
 	return nil
 }
 
@@ -363,6 +365,8 @@ func (e *Env) writeFrames(frames []outFrame, dst ethernet.Addr) error {
 		ethernet.Header{Dst: dst, Src: e.MAC, Type: ethernet.IPv4}.Emit(f.frame)
 		raw[i] = f.frame
 	}
+	e.ethernetSent.Add(uint64(len(frames)))
+	e.linkSent.Add(uint64(len(frames)))
 	err := bw.WriteBatch(raw)
 	for _, f := range frames {
 		f.buf.Release()
@@ -371,6 +375,5 @@ func (e *Env) writeFrames(frames []outFrame, dst ethernet.Addr) error {
 		e.linkErrors.Inc()
 		return ErrLinkDown
 	}
-	e.linkSent.Add(uint64(len(frames)))
 	return nil
 }

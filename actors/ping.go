@@ -67,11 +67,27 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	if size < 0 || icmpv4.HeaderLen+size > MaxIPv4Payload {
 		return 0, ErrTooBig
 	}
-	if err := r.Env.life.err(); err != nil {
-		return 0, err
-	}
 	seq, ch := r.Env.pings.register()
 	defer r.Env.pings.forget(seq)
+	sent, err := r.sendEcho(dst, seq, size)
+	if err != nil {
+		return 0, err
+	}
+	at, err := await(&r.Env.life, ctx, ch)
+	if err != nil {
+		return 0, err
+	}
+	return at.Sub(sent), nil
+}
+
+// sendEcho sends echo request seq with size bytes of data to dst and
+// returns when it left. Close waits for it: it holds a buffer of the
+// stack's pool until the device write returns.
+func (r *Running) sendEcho(dst netip.Addr, seq uint16, size int) (time.Time, error) {
+	if err := r.Env.life.enterSend(); err != nil {
+		return time.Time{}, err
+	}
+	defer r.Env.life.leaveSend()
 	buf := r.Output.Buffer(icmpv4.HeaderLen + size)
 	data := buf.B[mailbox.Headroom+icmpv4.HeaderLen : mailbox.Headroom+icmpv4.HeaderLen+size]
 	for i := range data {
@@ -80,12 +96,5 @@ func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Dura
 	// The data already sits where EmitEcho copies it to; copy is a memmove.
 	n := icmpv4.EmitEcho(buf.B[mailbox.Headroom:], icmpv4.TypeEchoRequest, pingID, seq, data)
 	sent := r.Env.Clock.Now()
-	if err := r.Output.Send(buf, n, NetSend{Dst: dst, Protocol: ipv4.ProtocolICMP}); err != nil {
-		return 0, err
-	}
-	at, err := await(&r.Env.life, ctx, ch)
-	if err != nil {
-		return 0, err
-	}
-	return at.Sub(sent), nil
+	return sent, r.Output.Send(buf, n, NetSend{Dst: dst, Protocol: ipv4.ProtocolICMP})
 }

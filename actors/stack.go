@@ -179,6 +179,9 @@ func (r *Running) Close() error {
 		// waiting for an answer a stopped actor never sends.
 		r.Env.life.close()
 		r.closeErr = r.Env.Device.Close()
+		// Users' goroutines in the send path hold pool buffers until
+		// their device write returns; let them finish. None starts now.
+		r.Env.life.drainSends()
 		// Let the actors handle what was already posted to them, so that
 		// the packet buffers those messages carry come back to the pool
 		// (protoactor drops the messages of a stopped actor unread). No

@@ -99,6 +99,9 @@ type connFinished struct {
 // route now removed) are queued at conn ahead of the routeDrained it sends.
 type drainRoute struct{ conn *actor.PID }
 
+// Release drops the SYN unhandled: the tcp actor stopped before it came.
+func (m *reopenFromTimeWait) Release() { m.syn.Release() }
+
 // passiveEstablished tells the tcp actor a connection it accepted left
 // SYN-RECEIVED, so it no longer counts against the listener's backlog.
 type passiveEstablished struct{ who *actor.PID }
@@ -386,8 +389,13 @@ func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 func (a *tcpActor) demuxOne(ctx actor.Context, out *connBatcher, p *mailbox.Packet, now time.Time) {
 	t := tcp.Tuple{Local: netip.AddrPortFrom(p.Dst, p.TCP.DstPort()), Remote: netip.AddrPortFrom(p.Src, p.TCP.SrcPort())}
 	if pid, ok := a.conns[t]; ok {
-		out.add(ctx, connRoute{pid: pid, inbox: a.records[pid.Id].inbox}, p)
-		return
+		// A connection that closed took its route down itself (finish);
+		// until its Terminated comes, its segments are answered here as
+		// a closed connection's, not lost in a stopping actor's mailbox.
+		if route, ok := a.env.TCPRoutes.get(t); ok && route.pid.Equal(pid) {
+			out.add(ctx, route, p)
+			return
+		}
 	}
 	if l, ok := a.listeners[t.Local.Port()]; ok {
 		switch tcp.ClassifyListen(&p.TCP) {

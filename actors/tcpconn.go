@@ -222,6 +222,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *appStopped:
 		a.appStoppedItself(now)
 	case *actor.Stopping:
+		a.env.TCPRoutes.remove(a.tuple, ctx.Self()) // as in finish
 		a.stopping(now)
 		return
 	case actor.SystemMessage, actor.AutoReceiveMessage, *actor.ReceiveTimeout:
@@ -628,6 +629,11 @@ func (a *connActor) finish(ctx actor.Context) {
 		return
 	}
 	a.finished = true
+	// Its segments are a closed connection's from now on, which the tcp
+	// actor answers. The route goes before the user hears of the end, so
+	// that nothing the user does after it (a new connection on the same
+	// tuple, a probe) is routed here.
+	a.env.TCPRoutes.remove(a.tuple, ctx.Self())
 	foldConnStats(a.c, a.conn.Stats())
 	err := a.conn.Err()
 	if e := a.env.Log.Debug(); e.Enabled() {
@@ -653,12 +659,11 @@ func (a *connActor) finish(ctx actor.Context) {
 	// The route goes before the actor does. Stopping at once would lose
 	// every segment already routed here (a dead letter, never answered:
 	// a peer probing a connection whose TIME-WAIT just ended would get
-	// no RST). So the route is removed from the ipv4 actor's table now,
-	// the tcp actor forgets the tuple and passes a barrier through the
-	// ipv4 actor's mailbox, and that barrier comes back as routeDrained
-	// once every segment either actor routed here is queued ahead of it.
-	// Until then segments are handed back to the tcp actor.
-	a.env.TCPRoutes.remove(a.tuple, ctx.Self())
+	// no RST). So, the route being gone (above), the tcp actor forgets
+	// the tuple and passes a barrier through the ipv4 actor's mailbox,
+	// which comes back as routeDrained once every segment either actor
+	// routed here is queued ahead of it. Until then segments are handed
+	// back to the tcp actor.
 	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple})
 }
 

@@ -71,3 +71,30 @@ type socketReader struct{ s *Socket }
 func (r socketReader) Read(p []byte) (int, error) { return r.s.Read(p, timeout(5*time.Second)) }
 
 func readerOf(s *Socket) io.Reader { return socketReader{s} }
+
+// A connection that closes takes its route down before its user hears of
+// the end: a segment the user's peer sends afterwards goes to the tcp
+// actor, which answers it as a closed connection's, and is not lost in the
+// mailbox of the stopping connection actor (whose Terminated may come
+// later still).
+func TestClosedConnectionRouteGoneBeforeUserHears(t *testing.T) {
+	a, b := startPair(t)
+	q, _, err := b.Listen(80, 0, tcp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := connect(t, a, q, netip.AddrPortFrom(b.Env.IPv4.Addr(), 80))
+	tuple := tcp.Tuple{Local: client.Local, Remote: client.Remote}
+	if _, ok := a.Env.TCPRoutes.get(tuple); !ok {
+		t.Fatal("an established connection has no route")
+	}
+	server.Close(true) // the client's connection is reset
+	select {
+	case <-client.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reset connection never ended")
+	}
+	if _, ok := a.Env.TCPRoutes.get(tuple); ok {
+		t.Fatal("the connection ended for its user with its route still up")
+	}
+}

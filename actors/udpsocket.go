@@ -248,6 +248,12 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 			return errUDPNoRoute
 		}
 	}
+	// Until the device has the datagram, this goroutine holds buffers of
+	// the stack's pool: Close waits for it.
+	if err := s.env.life.enterSend(); err != nil {
+		return err
+	}
+	defer s.env.life.leaveSend()
 	n := udp.HeaderLen + len(b)
 	buf := out.Buffer(n)
 	dgram := buf.B[mailbox.Headroom : mailbox.Headroom+n]
@@ -257,10 +263,12 @@ func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 		buf.Release()
 		return errUDPTooBig
 	}
+	// Counted before it leaves, so that whoever got the datagram sees it
+	// counted; a failed send is counted by the send path too.
+	s.sent.Inc()
 	err = out.Send(buf, n, NetSend{Dst: dst, Src: src, Protocol: udp.Protocol})
 	switch {
 	case err == nil:
-		s.sent.Inc()
 		return nil
 	case errors.Is(err, ErrNoRoute):
 		return errUDPNoRoute

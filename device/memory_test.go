@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,10 +61,41 @@ func readTimeout(t *testing.T, d Device, bufs [][]byte, sizes []int, timeout tim
 	}
 }
 
+// readWait bounds every wait of these tests for the link: a failure
+// timeout, never a timing assertion, generous enough for a loaded machine
+// under -race.
+const readWait = 30 * time.Second
+
+// waitBlockedReaders returns once read holds and n goroutines wait inside
+// Memory.ReadBatch for a frame. It fails the test after 30 s.
+func waitBlockedReaders(t *testing.T, n int, read func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(readWait)
+	buf := make([]byte, 1<<20)
+	for {
+		if read() {
+			blocked := 0
+			for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+				header, _, _ := strings.Cut(g, "\n")
+				if strings.Contains(header, "[select") && strings.Contains(g, "device.(*Memory).ReadBatch") {
+					blocked++
+				}
+			}
+			if blocked >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d readers blocked in ReadBatch within 30 s", n)
+		}
+		time.Sleep(time.Millisecond) // polling for the state
+	}
+}
+
 // waitGoroutines polls until the goroutine count drops to want or below.
 func waitGoroutines(t *testing.T, want int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(readWait)
 	for {
 		n := runtime.NumGoroutine()
 		if n <= want {
@@ -99,7 +131,7 @@ func TestMemoryBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		f[20] ^= 0xff // the caller reuses its buffer; the link must have copied
-		n := readTimeout(t, dir.to, bufs, sizes, time.Second)
+		n := readTimeout(t, dir.to, bufs, sizes, readWait)
 		if n != 1 || !bytes.Equal(bufs[0][:sizes[0]], want) {
 			t.Fatalf("got %d frames, first %x", n, bufs[0][:sizes[0]])
 		}
@@ -133,7 +165,7 @@ func TestMemoryBatch(t *testing.T) {
 		}
 	}
 	bufs, sizes := newBufs(16, 2048)
-	n := readTimeout(t, b, bufs, sizes, time.Second)
+	n := readTimeout(t, b, bufs, sizes, readWait)
 	if n != 10 {
 		t.Fatalf("ReadBatch returned %d frames, want all 10", n)
 	}
@@ -151,10 +183,10 @@ func TestMemoryBatch(t *testing.T) {
 	if err := a.WriteBatch(frames); err != nil {
 		t.Fatal(err)
 	}
-	if n := readTimeout(t, b, bufs[:3], sizes[:3], time.Second); n != 3 {
+	if n := readTimeout(t, b, bufs[:3], sizes[:3], readWait); n != 3 {
 		t.Fatalf("first read %d, want 3", n)
 	}
-	if n := readTimeout(t, b, bufs, sizes, time.Second); n != 2 || binary.BigEndian.Uint32(bufs[1][14:]) != 104 {
+	if n := readTimeout(t, b, bufs, sizes, readWait); n != 2 || binary.BigEndian.Uint32(bufs[1][14:]) != 104 {
 		t.Fatalf("second read %d", n)
 	}
 }
@@ -177,7 +209,7 @@ func TestMemoryInvalidAndTooLong(t *testing.T) {
 	_ = a.Write(make([]byte, 114))
 	_ = a.Write(make([]byte, 50))
 	bufs, sizes := newBufs(2, 64)
-	if n := readTimeout(t, b, bufs, sizes, time.Second); n != 1 || sizes[0] != 50 {
+	if n := readTimeout(t, b, bufs, sizes, readWait); n != 1 || sizes[0] != 50 {
 		t.Fatalf("got %d frames, size %d", n, sizes[0])
 	}
 	if got := b.Stats().DropsTooLong; got != 1 {
@@ -198,7 +230,7 @@ func TestMemoryRingOverflow(t *testing.T) {
 		t.Fatalf("DropsRingFull = %d, want 12", got)
 	}
 	bufs, sizes := newBufs(32, 2048)
-	if n := readTimeout(t, b, bufs, sizes, time.Second); n != 8 {
+	if n := readTimeout(t, b, bufs, sizes, readWait); n != 8 {
 		t.Fatalf("read %d, want the 8 the ring held", n)
 	}
 	// Tail drop: the first eight survive.
@@ -228,7 +260,9 @@ func TestMemoryCloseUnblocks(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(20 * time.Millisecond) // let both readers block
+	// Both readers have taken their frame and wait for the next: Close
+	// must wake a blocked reader, not one that has yet to start.
+	waitBlockedReaders(t, 2, func() bool { return a.Stats().FramesIn == 1 && b.Stats().FramesIn == 1 })
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +280,7 @@ func TestMemoryCloseUnblocks(t *testing.T) {
 			if !errors.Is(err, ErrClosed) {
 				t.Fatalf("ReadBatch after Close: %v", err)
 			}
-		case <-time.After(time.Second):
+		case <-time.After(readWait):
 			t.Fatal("Close did not unblock ReadBatch")
 		}
 	}
@@ -313,7 +347,7 @@ func runFaults(t *testing.T, f Faults, n int) ([]int, FaultStats) {
 	var got []int
 	bufs, sizes := newBufs(4*n, 2048)
 	for queued(b) > 0 || len(got) == 0 {
-		m := readTimeout(t, b, bufs, sizes, time.Second)
+		m := readTimeout(t, b, bufs, sizes, readWait)
 		for i := range m {
 			fr := bufs[i][:sizes[i]]
 			seq := binary.BigEndian.Uint32(fr[14:])
@@ -409,7 +443,7 @@ func TestCorruptionSparesHeader(t *testing.T) {
 	for i := range 200 {
 		f := testFrame(b.HardwareAddr(), a.HardwareAddr(), uint32(i), 18+i%50)
 		_ = a.Write(f)
-		readTimeout(t, b, bufs, sizes, time.Second)
+		readTimeout(t, b, bufs, sizes, readWait)
 		got := bufs[0][:sizes[0]]
 		if !bytes.Equal(got[:HeaderLen], f[:HeaderLen]) {
 			t.Fatalf("header changed: %x vs %x", got[:HeaderLen], f[:HeaderLen])
@@ -426,7 +460,7 @@ func TestCorruptionSparesHeader(t *testing.T) {
 	}
 	// A frame with nothing after the header cannot be corrupted.
 	_ = a.Write(testFrame(b.HardwareAddr(), a.HardwareAddr(), 0, 14))
-	readTimeout(t, b, bufs, sizes, time.Second)
+	readTimeout(t, b, bufs, sizes, readWait)
 	if got := a.FaultStats().Corrupted; got != 200 {
 		t.Fatalf("Corrupted = %d, want 200", got)
 	}
@@ -447,7 +481,7 @@ func TestFaultsSwitchAtRunTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = a.Write(make([]byte, 61))
-	if n := readTimeout(t, b, bufs, sizes, time.Second); n != 1 || sizes[0] != 61 {
+	if n := readTimeout(t, b, bufs, sizes, readWait); n != 1 || sizes[0] != 61 {
 		t.Fatalf("got %d frames, size %d", n, sizes[0])
 	}
 	if got := a.FaultStats().Dropped; got != 5 {
@@ -473,7 +507,7 @@ func TestDelayAndJitter(t *testing.T) {
 	got := 0
 	first := time.Duration(0)
 	for got < 50 {
-		n := readTimeout(t, b, bufs, sizes, time.Second)
+		n := readTimeout(t, b, bufs, sizes, readWait)
 		if got == 0 {
 			first = time.Since(start)
 		}
@@ -502,7 +536,7 @@ func TestRateLimit(t *testing.T) {
 	bufs, sizes := newBufs(32, 2048)
 	got := 0
 	for got < 20 {
-		got += readTimeout(t, b, bufs, sizes, time.Second)
+		got += readTimeout(t, b, bufs, sizes, readWait)
 	}
 	if el := time.Since(start); el < 380*time.Millisecond || el > 3*time.Second {
 		t.Fatalf("20 kB at 50 kB/s took %v, want about 400ms", el)
@@ -533,7 +567,7 @@ func TestReorderHoldTimesOut(t *testing.T) {
 	_ = a.Write(make([]byte, 60))
 	bufs, sizes := newBufs(1, 64)
 	start := time.Now()
-	readTimeout(t, b, bufs, sizes, time.Second)
+	readTimeout(t, b, bufs, sizes, readWait)
 	if w := time.Since(start); w < DefaultReorderHold/2 {
 		t.Fatalf("held frame came after %v, want about %v", w, DefaultReorderHold)
 	}

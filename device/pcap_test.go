@@ -83,7 +83,7 @@ func TestPcapRecordsBothDirections(t *testing.T) {
 	_ = b.Write(in1)
 	_ = b.Write(in2)
 	bufs, sizes := newBufs(4, 2048)
-	if n := readTimeout(t, p, bufs, sizes, time.Second); n != 2 {
+	if n := readTimeout(t, p, bufs, sizes, readWait); n != 2 {
 		t.Fatalf("read %d", n)
 	}
 	if err := p.WriteBatch([][]byte{out, out}); err != nil {
@@ -221,7 +221,7 @@ func TestPcapConcurrent(t *testing.T) {
 	}()
 	bufs, sizes := newBufs(32, 2048)
 	for got := 0; got < writers*each; {
-		n := readTimeout(t, pa, bufs, sizes, 5*time.Second)
+		n := readTimeout(t, pa, bufs, sizes, readWait)
 		got += n
 	}
 	wg.Wait()
@@ -276,7 +276,7 @@ func TestPcapWriteErrorDoesNotStopTraffic(t *testing.T) {
 		t.Fatalf("Err() = %v", p.Err())
 	}
 	bufs, sizes := newBufs(4, 64)
-	if n := readTimeout(t, b, bufs, sizes, time.Second); n != 3 {
+	if n := readTimeout(t, b, bufs, sizes, readWait); n != 3 {
 		t.Fatalf("%d frames through, want 3", n)
 	}
 }

@@ -94,7 +94,6 @@ func TestTCPWriterBlocksWhenPeerDoesNotRead(t *testing.T) {
 // outcome.)
 func TestTCPReadAfterCloseFails(t *testing.T) {
 	a, b, c, server := tcpConnPair(t)
-	knownLeak(t, "the client's stack keeps one buffer of the data that arrives after Close (under -race, most runs)")
 	c.Close()
 	server.Write([]byte("too late"))
 	waitIdle(t, a, b) // the data has arrived, or been refused

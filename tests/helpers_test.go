@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,23 +42,11 @@ func newStack(t testing.TB, dev device.Device, addr netip.Prefix) *actnet.Stack 
 		// Every packet buffer has come back to the pool: whoever held
 		// one last released it, including on the way down.
 		if n := testhook.Running(s).Env.Pool.Outstanding(); n != 0 {
-			if why, ok := knownLeaks.Load(t); ok {
-				t.Logf("stack %v: %d packet buffers never returned to the pool (known: %s)", addr, n, why)
-				return
-			}
 			t.Errorf("stack %v: %d packet buffers never returned to the pool", addr, n)
 		}
 	})
 	return s
 }
-
-// knownLeaks holds the tests whose stacks are known to leak pool buffers
-// (knownLeak), with the reason; newStack logs their leak instead of failing.
-var knownLeaks sync.Map
-
-// knownLeak marks a leak of packet buffers as known and not yet fixed, so
-// the test still runs its own checks. Every use is a bug to fix.
-func knownLeak(t testing.TB, why string) { knownLeaks.Store(t, why) }
 
 // pair starts two stacks joined by a memory link with the given faults.
 func pair(t testing.TB, cfg device.MemoryConfig) (a, b *actnet.Stack, da, db *device.Memory) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/actors"
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/internal/testhook"
 )
 
 // udpEchoServer echoes every datagram on c back to its sender until c is
@@ -414,5 +416,66 @@ func TestUDPToSelf(t *testing.T) {
 	}
 	if got := a.Stats().IPv4.Fragmented; got != 0 {
 		t.Errorf("%d datagrams fragmented for loopback traffic", got)
+	}
+}
+
+// TestCloseWaitsForSenders closes a stack while goroutines of its users
+// are in the send path (large UDP datagrams, pings): each holds pool
+// buffers until its device write returns, which can be after the peer has
+// read the frames. Close waits for them, so when it returns every buffer
+// is back in the pool, and no send gets in afterwards.
+func TestCloseWaitsForSenders(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	srv, err := b.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 4 {
+		c, err := a.DialUDP(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(b.Addr(), 9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := pattern(30000, 1)
+			for {
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			// A lost reply (the flood fills the link) only ends one
+			// round early.
+			if _, err := ping(a, b.Addr(), 1000, 100*time.Millisecond); errors.Is(err, net.ErrClosed) {
+				errs <- err
+				return
+			}
+		}
+	}()
+	eventually(t, 10*time.Second, "datagrams and pings to flow", func() bool {
+		return a.Stats().UDP.PacketsSent >= 8 && b.Stats().ICMPv4.EchoRepliesSent >= 2
+	})
+	a.Close()
+	if n := testhook.Running(a).Env.Pool.Outstanding(); n != 0 {
+		t.Errorf("%d packet buffers still out when Close returned", n)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		// A send whose device write met the closed device fails as a
+		// link error; one that came after Close, as a closed socket.
+		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ENOBUFS) {
+			t.Errorf("send at Close: %v; want net.ErrClosed or ENOBUFS", err)
+		}
 	}
 }

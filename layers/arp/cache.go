@@ -291,6 +291,13 @@ func (c *Cache[P]) Remove(ip netip.Addr) {
 	}
 }
 
+// Clear deletes every entry; packets waiting are released.
+func (c *Cache[P]) Clear() {
+	for ip, e := range c.entries {
+		c.remove(ip, e)
+	}
+}
+
 func (c *Cache[P]) remove(ip netip.Addr, e *entry[P]) {
 	for _, p := range e.queue {
 		c.release(p)

@@ -357,6 +357,22 @@ func TestRemoveReleases(t *testing.T) {
 	}
 }
 
+func TestClearReleasesEverything(t *testing.T) {
+	c, released := newTestCache(Config[int]{})
+	c.Enqueue(ipA, 1, t0)
+	c.Enqueue(ipB, 2, t0)
+	c.Enqueue(ipB, 3, t0)
+	c.Insert(ipC, macA, t0)
+	c.Clear()
+	slices.Sort(*released)
+	if !slices.Equal(*released, []int{1, 2, 3}) || c.Len() != 0 {
+		t.Fatalf("released %v, %d entries left", *released, c.Len())
+	}
+	if _, ok := c.NextDeadline(); ok {
+		t.Fatal("a cleared cache still has a deadline")
+	}
+}
+
 func TestAdvanceIsOrdered(t *testing.T) {
 	c, _ := newTestCache(Config[int]{})
 	ips := []netip.Addr{ipD, ipB, ipA, ipC}

@@ -12,6 +12,7 @@
 package conformance
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -39,17 +40,21 @@ var (
 	Epoch = time.Unix(1_700_000_000, 0)
 )
 
-// frameWait bounds how long (wall time) Expect waits for a frame. It is a
-// failure timeout, never a timing assertion: a correct stack answers in
-// microseconds.
-const frameWait = 5 * time.Second
+// frameWait bounds how long (wall time) the bench waits for anything the
+// stack owes it: a frame (Expect), an accepted connection, the end of a
+// connection, an idle stack. It is a failure timeout, never a timing
+// assertion and never a proof of absence (ExpectNone proves that with a
+// probe): a correct stack answers in microseconds, but a loaded 2-core
+// machine running the whole suite under -race can stall it for seconds.
+const frameWait = 30 * time.Second
 
 // Bench is one stack under test and the raw peer facing it.
 type Bench struct {
 	T       testing.TB
 	Stack   *actors.Running
 	Clock   *actors.VirtualClock
-	dev     *device.Memory
+	dev     *device.Memory // the peer's end of the link
+	own     *device.Memory // the stack's end
 	frames  chan []byte
 	PeerMAC ethernet.Addr
 	MAC     ethernet.Addr // the stack's
@@ -73,13 +78,17 @@ func New(t testing.TB) *Bench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Bench{T: t, Stack: run, Clock: clock, dev: db, frames: make(chan []byte, 4096),
+	b := &Bench{T: t, Stack: run, Clock: clock, dev: db, own: da, frames: make(chan []byte, 4096),
 		PeerMAC: ethernet.Addr(db.HardwareAddr()), MAC: ethernet.Addr(da.HardwareAddr()),
 		IP: StackPrefix.Addr(), port: 40000}
 	go b.read()
 	t.Cleanup(func() {
 		run.Close()
 		db.Close()
+		// Whatever the peer threw at it, every packet buffer came back.
+		if n := run.Env.Pool.Outstanding(); n != 0 {
+			t.Errorf("%d packet buffers never returned to the pool", n)
+		}
 	})
 	req := make([]byte, arp.Len)
 	arp.NewRequest(b.PeerMAC, PeerIP, b.IP).Emit(req)
@@ -110,11 +119,44 @@ func (b *Bench) Send(frame []byte) {
 	}
 }
 
-// Advance moves the stack's virtual clock. Frames sent before may still
-// be on their way through the stack's actors: sync first (ExpectNone with
-// a probe on the same path) when a case needs them handled before the
-// timers fire.
-func (b *Bench) Advance(d time.Duration) { b.Clock.Advance(d) }
+// Advance moves the stack's virtual clock, once the stack has handled
+// everything sent to it and armed the timers that follow (WaitIdle): the
+// timers that fire are those the case's past actions set.
+func (b *Bench) Advance(d time.Duration) {
+	b.T.Helper()
+	b.WaitIdle()
+	b.Clock.Advance(d)
+}
+
+// WaitIdle returns once nothing is in flight in the stack, on the link to
+// it or in its clock's callbacks (actors.WaitIdle).
+func (b *Bench) WaitIdle() {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
+	defer cancel()
+	if err := actors.WaitIdle(ctx, b.Stack, b.own, b.Clock); err != nil {
+		b.T.Fatalf("the stack did not go idle within %v: %v", frameWait, err)
+	}
+}
+
+// Within is a deadline for a socket call of the case: closed after
+// frameWait, so that a call the stack never answers fails the case.
+func (b *Bench) Within() <-chan struct{} {
+	ch := make(chan struct{})
+	t := time.AfterFunc(frameWait, func() { close(ch) })
+	b.T.Cleanup(func() { t.Stop() })
+	return ch
+}
+
+// WaitDone waits for the end of the stack's end of a connection.
+func (b *Bench) WaitDone(s *actors.Socket) {
+	b.T.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(frameWait):
+		b.T.Fatalf("the connection did not end within %v", frameWait)
+	}
+}
 
 // Next returns the next frame the stack sent (ARP skipped unless
 // WatchARP), failing the test if none comes.

@@ -131,7 +131,7 @@ func (c *Conn) GoneProbe() Probe {
 // Write writes data from the stack's end.
 func (c *Conn) Write(data string) {
 	c.B.T.Helper()
-	if _, err := c.Sock.Write([]byte(data), nil); err != nil {
+	if _, err := c.Sock.Write([]byte(data), c.B.Within()); err != nil {
 		c.B.T.Fatal(err)
 	}
 }

@@ -27,7 +27,7 @@ func TestSYNCookiesWhenBacklogFull_RFC4987_3_6(t *testing.T) {
 	c.SendData("via cookie")
 	b.ExpectNone(c.Probe())
 	buf := make([]byte, 32)
-	n, err := c.Sock.Read(buf, nil)
+	n, err := c.Sock.Read(buf, b.Within())
 	if err != nil || string(buf[:n]) != "via cookie" {
 		t.Fatalf("read %q %v", buf[:n], err)
 	}

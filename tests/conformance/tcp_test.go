@@ -227,7 +227,7 @@ func TestMalformedSYNOptionsAnswered_RFC9293_3_1(t *testing.T) {
 func TestExactRSTResets_RFC5961_3_2(t *testing.T) {
 	_, c := established(t)
 	c.Send(c.Seg(tcp.FlagRST, nil))
-	<-c.Sock.Done()
+	c.B.WaitDone(c.Sock)
 	c.B.ExpectNone(c.GoneProbe())
 }
 
@@ -345,7 +345,7 @@ func TestDuplicateDataACKed_RFC9293_3_10_7_4(t *testing.T) {
 	c.Send(s)
 	c.Expect(TCPM{Flags: V(tcp.FlagACK), Ack: V(c.Nxt), SACK: []tcp.SACKBlock{{Left: c.Nxt - 4, Right: c.Nxt}}})
 	buf := make([]byte, 16)
-	n, _ := c.Sock.Read(buf, nil)
+	n, _ := c.Sock.Read(buf, c.B.Within())
 	if string(buf[:n]) != "abcd" {
 		t.Fatalf("read %q", buf[:n])
 	}
@@ -408,7 +408,7 @@ func TestUrgentDataInline_RFC6093_6(t *testing.T) {
 	c.Send(s)
 	c.Nxt += 7
 	buf := make([]byte, 16)
-	n, err := c.Sock.Read(buf, nil)
+	n, err := c.Sock.Read(buf, c.B.Within())
 	if err != nil || string(buf[:n]) != "urgent!" {
 		t.Fatalf("read %q %v", buf[:n], err)
 	}
@@ -436,14 +436,14 @@ func TestPassiveClose_RFC9293_3_10_7_4(t *testing.T) {
 	c.Send(c.Seg(tcp.FlagACK|tcp.FlagFIN, nil))
 	c.Nxt++
 	c.ExpectACK()
-	if _, err := c.Sock.Read(make([]byte, 4), nil); err != io.EOF {
+	if _, err := c.Sock.Read(make([]byte, 4), c.B.Within()); err != io.EOF {
 		t.Fatalf("read after FIN: %v", err)
 	}
 	c.Sock.Close(false)
 	c.Expect(TCPM{Flags: V(tcp.FlagACK | tcp.FlagFIN), Seq: V(c.Rcv), Ack: V(c.Nxt)})
 	c.Rcv++
 	c.Send(c.Seg(tcp.FlagACK, nil))
-	<-c.Sock.Done()
+	c.B.WaitDone(c.Sock)
 	c.B.ExpectNone(c.GoneProbe())
 }
 
@@ -508,7 +508,7 @@ func TestRSTInCloseWait_RFC9293_3_10_7_4(t *testing.T) {
 	c.Nxt++
 	c.ExpectACK()
 	c.Send(c.Seg(tcp.FlagRST, nil))
-	<-c.Sock.Done()
+	c.B.WaitDone(c.Sock)
 	c.B.ExpectNone(c.GoneProbe())
 }
 
