@@ -87,6 +87,7 @@ type connActor struct {
 	suspended      bool
 	finished       bool // CLOSED (or crashed), and the user told
 	drained        bool // routeDrained came: nothing routes to it any more
+	drainsLeft     int  // routeDrained answers still to come
 	sentPeerClosed bool
 
 	// writes are the user's writes not yet wholly in the send buffer,
@@ -216,6 +217,10 @@ func (a *connActor) Receive(ctx actor.Context) {
 			return
 		}
 	case *routeDrained:
+		// One from each network actor (Env.networkPIDs).
+		if a.drainsLeft--; a.drainsLeft > 0 {
+			return
+		}
 		a.drained = true
 		a.stopIfDone(ctx)
 		return
@@ -659,6 +664,7 @@ func (a *connActor) finish(ctx actor.Context) {
 	// once every segment either actor routed here is queued ahead of it.
 	// Until then segments are handed back to the tcp actor.
 	a.env.TCPRoutes.remove(a.tuple, ctx.Self())
+	a.drainsLeft = len(a.env.networkPIDs())
 	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple})
 }
 
