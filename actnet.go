@@ -20,8 +20,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/actnet/actnet/actors"
-	"github.com/actnet/actnet/layers/ndp"
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/layers/ndp"
 	"github.com/actnet/actnet/mailbox"
 )
 

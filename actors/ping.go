@@ -9,8 +9,8 @@ import (
 
 	"github.com/actnet/actnet/layers/icmpv4"
 	"github.com/actnet/actnet/layers/icmpv6"
-	"github.com/actnet/actnet/layers/ipv6"
 	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/ipv6"
 	"github.com/actnet/actnet/mailbox"
 )
 
