@@ -64,19 +64,27 @@ type Bench struct {
 	// solicitations, DAD solicitations, MLD reports); otherwise they
 	// are skipped.
 	WatchIPv6Start bool
-	ipID           uint16
-	echoSeq        uint16
-	port           uint16
+	// WatchNDP makes Expect see the stack's neighbour solicitations for
+	// the peer's IPv6 addresses; otherwise the peer answers them.
+	WatchNDP bool
+	ipID     uint16
+	echoSeq  uint16
+	port     uint16
 }
 
 // New starts a stack on a memory link and introduces the peer to it (an
 // ARP request, so the stack knows the peer's MAC, then a ping).
 func New(t testing.TB) *Bench {
 	t.Helper()
-	da, db := device.NewMemoryPair(device.MemoryConfig{})
+	return newBench(t, device.MemoryConfig{}, actors.IPv6Options{})
+}
+
+func newBench(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options) *Bench {
+	t.Helper()
+	da, db := device.NewMemoryPair(link)
 	clock := actors.NewVirtualClock(Epoch)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(zerolog.ErrorLevel)
-	run, err := actors.Start(actors.Options{Device: da, IPv4: StackPrefix, Log: log, Clock: clock})
+	run, err := actors.Start(actors.Options{Device: da, IPv4: StackPrefix, Log: log, Clock: clock, IPv6: v6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +151,9 @@ func (b *Bench) Next() ethernet.Frame {
 				continue
 			}
 			if fr.EtherType() == ethernet.IPv6 && !b.WatchIPv6Start && unsolicited6(fr.Payload()) {
+				continue
+			}
+			if fr.EtherType() == ethernet.IPv6 && !b.WatchNDP && b.answerNS(fr) {
 				continue
 			}
 			return fr
