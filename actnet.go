@@ -21,6 +21,7 @@ import (
 
 	"github.com/actnet/actnet/actors"
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/layers/ndp"
 	"github.com/actnet/actnet/mailbox"
 )
 
@@ -79,6 +80,13 @@ func New(cfg Config) (*Stack, error) {
 		Log:      log,
 		Clock:    cfg.Clock,
 		Limits:   cfg.Limits,
+		IPv6: actors.IPv6Options{
+			Mode:         actors.IPv6Mode(cfg.IPv6.Mode),
+			Addr:         cfg.IPv6.Addr,
+			Gateway:      cfg.IPv6.Gateway,
+			IID:          ndp.IIDKind(cfg.IPv6.IID),
+			StableSecret: cfg.IPv6.StableSecret,
+		},
 	})
 	if err != nil {
 		cfg.Device.Close()

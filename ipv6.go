@@ -2,8 +2,9 @@ package actnet
 
 import (
 	"context"
-	"errors"
 	"net/netip"
+
+	"github.com/actnet/actnet/actors"
 )
 
 // IPv6Mode chooses how a stack gets its IPv6 addresses.
@@ -60,7 +61,7 @@ type IPv6Config struct {
 }
 
 // ErrNoIPv6 is returned by WaitIPv6 on a stack that runs no IPv6.
-var ErrNoIPv6 = errors.New("actnet: IPv6 is off on this stack")
+var ErrNoIPv6 = actors.ErrNoIPv6
 
 // ipv6Ready is how a running stack reports its usable IPv6 addresses; the
 // IPv6 family implements it.
@@ -71,4 +72,20 @@ type ipv6Ready interface {
 	// WaitIPv6 waits until an address is usable (a global one when
 	// global is set) and returns it.
 	WaitIPv6(ctx context.Context, global bool) (netip.Addr, error)
+}
+
+var _ ipv6Ready = (*actors.Running)(nil)
+
+// IPv6Addrs returns the stack's usable IPv6 addresses (preferred or
+// deprecated, never tentative or duplicate) with their prefix lengths;
+// none when IPv6 is off.
+func (s *Stack) IPv6Addrs() []netip.Prefix { return s.run.IPv6Addrs() }
+
+// WaitIPv6 waits until an IPv6 address is usable — a global one (not
+// link-local) when global is set — and returns it. It returns ErrNoIPv6 on
+// a stack that runs no IPv6, and ctx's error when ctx ends first. A client
+// bounds the wait with ctx: duplicate address detection takes about a
+// second, SLAAC waits for a router advertisement.
+func (s *Stack) WaitIPv6(ctx context.Context, global bool) (netip.Addr, error) {
+	return s.run.WaitIPv6(ctx, global)
 }

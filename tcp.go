@@ -119,11 +119,17 @@ func (s *Stack) ListenTCP(laddr netip.AddrPort) (*Listener, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: net.TCPAddrFromAddrPort(laddr), Err: err}
 	}
-	return &Listener{stack: s, addr: netip.AddrPortFrom(s.Addr(), port), queue: q, closed: make(chan struct{})}, nil
+	addr := laddr.Addr()
+	if !addr.IsValid() || addr.IsUnspecified() && addr.Is4() {
+		addr = s.Addr()
+	}
+	return &Listener{stack: s, addr: netip.AddrPortFrom(addr, port), queue: q, closed: make(chan struct{})}, nil
 }
 
-// Listen is ListenTCP with net.Listen's arguments: network "tcp" or
-// "tcp4", address "host:port" or ":port".
+// Listen is ListenTCP with net.Listen's arguments: network "tcp", "tcp4"
+// or "tcp6", address "host:port", "[v6 literal]:port" or ":port". A
+// listener on ":port" (or an unspecified address) serves IPv4 and IPv6
+// alike, as Go's net does.
 func (s *Stack) Listen(network, address string) (net.Listener, error) {
 	ap, err := parseAddrPort(network, address, "tcp")
 	if err != nil {
@@ -133,7 +139,7 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 }
 
 func (s *Stack) checkLocal(a netip.Addr) error {
-	if a.IsValid() && !a.IsUnspecified() && a != s.Addr() {
+	if a.IsValid() && !a.IsUnspecified() && !s.run.Env.Out.IsLocal(a) {
 		return fmt.Errorf("%s is not an address of this stack", a)
 	}
 	return nil
@@ -142,7 +148,7 @@ func (s *Stack) checkLocal(a netip.Addr) error {
 // parseAddrPort parses "host:port" where host is an IP literal or empty.
 func parseAddrPort(network, address, kind string) (netip.AddrPort, error) {
 	switch network {
-	case kind, kind + "4":
+	case kind, kind + "4", kind + "6":
 	default:
 		return netip.AddrPort{}, net.UnknownNetworkError(network)
 	}
@@ -159,6 +165,10 @@ func parseAddrPort(network, address, kind string) (netip.AddrPort, error) {
 		addr, err = netip.ParseAddr(host)
 		if err != nil {
 			return netip.AddrPort{}, fmt.Errorf("actnet: %q is not an IP address (name resolution is not available yet)", host)
+		}
+		addr = addr.Unmap().WithZone("")
+		if network == kind+"4" && !addr.Is4() || network == kind+"6" && !addr.Is6() {
+			return netip.AddrPort{}, &net.AddrError{Err: "address of the wrong family for " + network, Addr: host}
 		}
 	}
 	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), nil
@@ -235,13 +245,13 @@ func (s *Stack) DialTCP(ctx context.Context, raddr netip.AddrPort) (*Conn, error
 	}
 }
 
-// DialContext connects to address on network ("tcp", "tcp4", "udp" or
-// "udp4"), with the
+// DialContext connects to address on network ("tcp", "tcp4", "tcp6",
+// "udp", "udp4" or "udp6"), with the
 // signature of net.Dialer.DialContext, so it can stand in for it (an
 // http.Transport's DialContext, for example).
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
-	case "tcp", "tcp4":
+	case "tcp", "tcp4", "tcp6":
 		ap, err := parseAddrPort(network, address, "tcp")
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
@@ -250,7 +260,7 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 			return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("missing address")}
 		}
 		return s.DialTCP(ctx, ap)
-	case "udp", "udp4":
+	case "udp", "udp4", "udp6":
 		ap, err := parseAddrPort(network, address, "udp")
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}

@@ -102,9 +102,7 @@ func parseUDPAddr(op, network, address string, listen bool) (netip.AddrPort, err
 		return netip.AddrPort{}, &net.OpError{Op: op, Net: network, Err: err}
 	}
 	switch network {
-	case "udp", "udp4":
-	case "udp6":
-		return fail(errors.New("IPv6 is not supported yet"))
+	case "udp", "udp4", "udp6":
 	default:
 		return fail(net.UnknownNetworkError(network))
 	}
@@ -117,16 +115,20 @@ func parseUDPAddr(op, network, address string, listen bool) (netip.AddrPort, err
 		return fail(err)
 	}
 	if host == "" && listen {
+		if network == "udp6" {
+			return netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port)), nil
+		}
 		return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)), nil
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
 		return fail(&net.AddrError{Err: "not an IP address (no resolver yet)", Addr: host})
 	}
-	if !addr.Unmap().Is4() {
-		return fail(&net.AddrError{Err: "not an IPv4 address", Addr: host})
+	addr = addr.Unmap().WithZone("")
+	if network == "udp4" && !addr.Is4() || network == "udp6" && !addr.Is6() {
+		return fail(&net.AddrError{Err: "address of the wrong family for " + network, Addr: host})
 	}
-	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), nil
+	return netip.AddrPortFrom(addr, uint16(port)), nil
 }
 
 // wrapErrno wraps an errno as the os package does for system calls, so

@@ -49,6 +49,10 @@ type Env struct {
 	// addresses. Senders read it without a message round trip.
 	Neighbors4 atomic.Pointer[map[netip.Addr]ethernet.Addr]
 
+	// Groups6 are the multicast MACs the ipv6 actor listens on (its
+	// solicited-node groups), published for the Ethernet layer.
+	Groups6 atomic.Pointer[map[ethernet.Addr]bool]
+
 	PIDs PIDs
 
 	// Out holds each running family's send path, for the transports
@@ -77,6 +81,7 @@ type PIDs struct {
 	Timer *actor.PID
 	ARP   *actor.PID
 	IPv4  *actor.PID
+	IPv6  *actor.PID // nil when IPv6 is off
 	TCP   *actor.PID // nil until the tcp actor runs
 	UDP   *actor.PID // nil until the udp actor runs
 }
@@ -96,4 +101,17 @@ func (e *Env) Schedule(id TimerID, target *actor.PID, at time.Time, msg any) {
 // Cancel asks the timer actor to forget a timer.
 func (e *Env) Cancel(id TimerID) {
 	e.send(e.PIDs.Timer, &CancelTimer{ID: id})
+}
+
+// networkPIDs are the network actors that route segments to connection
+// actors (one per running family): a finished connection's barrier passes
+// through each (DESIGN.md, "What the code taught us" 7).
+func (e *Env) networkPIDs() []*actor.PID {
+	var pids []*actor.PID
+	for _, p := range []*actor.PID{e.PIDs.IPv4, e.PIDs.IPv6} {
+		if p != nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
 }

@@ -69,7 +69,7 @@ func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 	dst, src := f.Dst(), f.Src()
 	switch {
 	case dst == a.env.MAC:
-	case dst.IsBroadcast(), a.groups[dst]:
+	case dst.IsBroadcast(), a.groups[dst], a.joined6(dst):
 		p.LinkBroadcast = true
 	default:
 		a.c.NotForUs.Inc()
@@ -98,6 +98,15 @@ func (a *ethernetLayer) classify(p *mailbox.Packet) ethernet.EtherType {
 		a.c.UnknownType.Inc()
 	}
 	return 0
+}
+
+// joined6 reports whether the ipv6 actor listens on the group dst.
+func (a *ethernetLayer) joined6(dst ethernet.Addr) bool {
+	if dst[0] != 0x33 || dst[1] != 0x33 {
+		return false
+	}
+	m := a.env.Groups6.Load()
+	return m != nil && (*m)[dst]
 }
 
 // newGuard returns the packet guard of one layer, counting crashes (each

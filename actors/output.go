@@ -347,14 +347,19 @@ func (e *Env) writeFrame(buf *mailbox.Buffer, frame []byte, dst ethernet.Addr, t
 // writeFrames writes the frames of one datagram to dst, in one device call
 // when the device takes batches, and releases their buffers.
 func (e *Env) writeFrames(frames []outFrame, dst ethernet.Addr) error {
+	return e.writeFramesOf(frames, dst, ethernet.IPv4)
+}
+
+// writeFramesOf is writeFrames for frames of EtherType typ.
+func (e *Env) writeFramesOf(frames []outFrame, dst ethernet.Addr, typ ethernet.EtherType) error {
 	if len(frames) == 1 {
-		return e.writeFrame(frames[0].buf, frames[0].frame, dst, ethernet.IPv4)
+		return e.writeFrame(frames[0].buf, frames[0].frame, dst, typ)
 	}
 	bw, ok := e.Device.(device.BatchWriter)
 	if !ok {
 		var first error
 		for _, f := range frames {
-			if err := e.writeFrame(f.buf, f.frame, dst, ethernet.IPv4); err != nil && first == nil {
+			if err := e.writeFrame(f.buf, f.frame, dst, typ); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -362,7 +367,7 @@ func (e *Env) writeFrames(frames []outFrame, dst ethernet.Addr) error {
 	}
 	raw := make([][]byte, len(frames))
 	for i, f := range frames {
-		ethernet.Header{Dst: dst, Src: e.MAC, Type: ethernet.IPv4}.Emit(f.frame)
+		ethernet.Header{Dst: dst, Src: e.MAC, Type: typ}.Emit(f.frame)
 		raw[i] = f.frame
 	}
 	e.ethernetSent.Add(uint64(len(frames)))

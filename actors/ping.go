@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/actnet/actnet/layers/icmpv4"
+	"github.com/actnet/actnet/layers/icmpv6"
 	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/ipv6"
 	"github.com/actnet/actnet/mailbox"
 )
 
@@ -61,8 +63,12 @@ const pingID = 0xac7e
 // Ping sends one ICMP echo request of size data bytes to dst and waits for
 // the reply or ctx's end. It returns the round-trip time.
 func (r *Running) Ping(ctx context.Context, dst netip.Addr, size int) (time.Duration, error) {
+	dst = dst.Unmap()
+	if dst.Is6() {
+		return r.ping6(ctx, dst.WithZone(""), size)
+	}
 	if !dst.Is4() {
-		return 0, errors.New("actnet: ping needs an IPv4 address")
+		return 0, errors.New("actnet: ping needs an IP address")
 	}
 	if size < 0 || icmpv4.HeaderLen+size > MaxIPv4Payload {
 		return 0, ErrTooBig
@@ -97,4 +103,49 @@ func (r *Running) sendEcho(dst netip.Addr, seq uint16, size int) (time.Time, err
 	n := icmpv4.EmitEcho(buf.B[mailbox.Headroom:], icmpv4.TypeEchoRequest, pingID, seq, data)
 	sent := r.Env.Clock.Now()
 	return sent, r.Output.Send(buf, n, NetSend{Dst: dst, Protocol: ipv4.ProtocolICMP})
+}
+
+// ping6 is Ping over ICMPv6 (RFC 4443 §4.1).
+func (r *Running) ping6(ctx context.Context, dst netip.Addr, size int) (time.Duration, error) {
+	out := r.Output6
+	if out == nil {
+		return 0, ErrNoIPv6
+	}
+	if size < 0 || icmpv6.HeaderLen+size > MaxIPv6Payload {
+		return 0, ErrTooBig
+	}
+	if err := r.Env.life.err(); err != nil {
+		return 0, err
+	}
+	src, ok := out.LocalAddr(dst)
+	if !ok {
+		return 0, ErrNoRoute
+	}
+	seq, ch := r.Env.pings.register()
+	defer r.Env.pings.forget(seq)
+	sent, err := r.sendEcho6(out, src, dst, seq, size)
+	if err != nil {
+		return 0, err
+	}
+	at, err := await(&r.Env.life, ctx, ch)
+	if err != nil {
+		return 0, err
+	}
+	return at.Sub(sent), nil
+}
+
+// sendEcho6 is sendEcho over ICMPv6; Close waits for it likewise.
+func (r *Running) sendEcho6(out *IPv6Output, src, dst netip.Addr, seq uint16, size int) (time.Time, error) {
+	if err := r.Env.life.enterSend(); err != nil {
+		return time.Time{}, err
+	}
+	defer r.Env.life.leaveSend()
+	buf := out.Buffer(icmpv6.HeaderLen + size)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	n := icmpv6.EmitEcho(buf.B[mailbox.Headroom:], icmpv6.TypeEchoRequest, pingID, seq, data, src, dst)
+	sent := r.Env.Clock.Now()
+	return sent, out.Send(buf, n, NetSend{Dst: dst, Src: src, Protocol: ipv6.ProtoICMPv6})
 }

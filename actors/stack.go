@@ -27,12 +27,16 @@ type Options struct {
 	Log      zerolog.Logger
 	Clock    Clock // RealClock when nil
 	Limits   Limits
+	// IPv6 configures the IPv6 family; IPv6Off runs none.
+	IPv6 IPv6Options
 }
 
 // Running is a started set of layer actors on one device.
 type Running struct {
 	Env    *Env
 	Output *IPv4Output
+	// Output6 is the IPv6 send path, nil when IPv6 is off.
+	Output6 *IPv6Output
 
 	system    *actor.ActorSystem
 	closeOnce sync.Once
@@ -100,6 +104,9 @@ func Start(opts Options) (*Running, error) {
 	if len(mac) != 6 {
 		return nil, fmt.Errorf("actnet: device MAC %v is not a 6-byte Ethernet address", mac)
 	}
+	if err := validateIPv6(opts.IPv6); err != nil {
+		return nil, err
+	}
 	mtu := opts.Device.MTU()
 	if mtu < 576 {
 		return nil, fmt.Errorf("actnet: device MTU %d is below IPv4's minimum of 576", mtu)
@@ -138,6 +145,10 @@ func Start(opts Options) (*Running, error) {
 	r.Env = env
 	r.Output = NewIPv4Output(env)
 	families := []family{ipv4Family(r.Output)}
+	if opts.IPv6.Mode != IPv6Off && mtu >= 1280 {
+		r.Output6 = NewIPv6Output(env, opts.IPv6)
+		families = append(families, ipv6Family(r.Output6))
+	}
 	for _, f := range families {
 		f.register(&env.Out)
 	}
@@ -198,4 +209,27 @@ func (r *Running) Close() error {
 		r.Env.Dispatcher.Close()
 	})
 	return r.closeErr
+}
+
+// validateIPv6 checks a static IPv6 configuration.
+func validateIPv6(o IPv6Options) error {
+	switch o.Mode {
+	case IPv6Auto, IPv6Off:
+		return nil
+	case IPv6Static:
+	default:
+		return fmt.Errorf("actnet: unknown IPv6 mode %d", o.Mode)
+	}
+	a := o.Addr.Addr()
+	switch {
+	case !o.Addr.IsValid() || !a.Is6() || a.Is4In6():
+		return fmt.Errorf("actnet: invalid static IPv6 address %v", o.Addr)
+	case a.IsMulticast(), a.IsUnspecified(), a.IsLoopback():
+		return fmt.Errorf("actnet: %v cannot be a static IPv6 address", a)
+	case o.Addr.Bits() < 8 || o.Addr.Bits() > 128:
+		return fmt.Errorf("actnet: static IPv6 prefix length /%d is not sane", o.Addr.Bits())
+	case o.Gateway.IsValid() && (!o.Gateway.Is6() || o.Gateway.IsMulticast() || o.Gateway.IsUnspecified()):
+		return fmt.Errorf("actnet: invalid IPv6 gateway %v", o.Gateway)
+	}
+	return nil
 }

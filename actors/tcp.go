@@ -94,7 +94,8 @@ type connFinished struct {
 	tuple tcp.Tuple
 }
 
-// drainRoute is a barrier through the ipv4 actor's mailbox: every batch it
+// drainRoute is a barrier through each network actor's mailbox (ipv4,
+// ipv6): every batch it
 // handled before has been sent on, so the segments it routed to conn (by a
 // route now removed) are queued at conn ahead of the routeDrained it sends.
 type drainRoute struct{ conn *actor.PID }
@@ -345,7 +346,9 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 			delete(a.conns, m.tuple)
 		}
 		a.env.TCPRoutes.remove(m.tuple, m.who)
-		ctx.Send(a.env.PIDs.IPv4, &drainRoute{conn: m.who})
+		for _, pid := range a.env.networkPIDs() {
+			ctx.Send(pid, &drainRoute{conn: m.who})
+		}
 	case *mailbox.ControlErrorArrived:
 		if pid, ok := a.conns[tcp.Tuple{Local: m.Local, Remote: m.Remote}]; ok {
 			ctx.Send(pid, m)

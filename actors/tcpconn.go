@@ -87,6 +87,7 @@ type connActor struct {
 	suspended      bool
 	finished       bool // CLOSED (or crashed), and the user told
 	drained        bool // routeDrained came: nothing routes to it any more
+	drainsLeft     int  // routeDrained answers still to come
 	sentPeerClosed bool
 
 	// writes are the user's writes not yet wholly in the send buffer,
@@ -216,6 +217,10 @@ func (a *connActor) Receive(ctx actor.Context) {
 			return
 		}
 	case *routeDrained:
+		// One from each network actor (Env.networkPIDs).
+		if a.drainsLeft--; a.drainsLeft > 0 {
+			return
+		}
 		a.drained = true
 		a.stopIfDone(ctx)
 		return
@@ -660,10 +665,12 @@ func (a *connActor) finish(ctx actor.Context) {
 	// every segment already routed here (a dead letter, never answered:
 	// a peer probing a connection whose TIME-WAIT just ended would get
 	// no RST). So, the route being gone (above), the tcp actor forgets
-	// the tuple and passes a barrier through the ipv4 actor's mailbox,
-	// which comes back as routeDrained once every segment either actor
-	// routed here is queued ahead of it. Until then segments are handed
-	// back to the tcp actor.
+	// the tuple and passes a barrier through every network actor's
+	// mailbox (each may route segments here), which comes back as
+	// routeDrained once every segment they routed here is queued ahead
+	// of it. Until the last one, segments are handed back to the tcp
+	// actor.
+	a.drainsLeft = len(a.env.networkPIDs())
 	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple})
 }
 

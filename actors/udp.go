@@ -216,9 +216,10 @@ func (a *udpActor) controlError(m *mailbox.ControlErrorArrived) {
 // receives only from there and hears ICMP errors about it.
 func (r *Running) OpenUDP(ctx context.Context, local, remote netip.AddrPort) (*UDPSocket, error) {
 	if remote.IsValid() {
-		dst := remote.Addr().Unmap()
+		dst := remote.Addr().Unmap().WithZone("")
+		_, runs := r.Env.Out.For(dst)
 		switch {
-		case !dst.Is4():
+		case !runs:
 			return nil, errUDPFamily
 		case remote.Port() == 0:
 			return nil, errUDPNoPort

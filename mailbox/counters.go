@@ -36,6 +36,8 @@ type Layers[T Value] struct {
 	ARP      ARP[T]      `layer:"arp"`
 	IPv4     IPv4[T]     `layer:"ipv4"`
 	ICMPv4   ICMPv4[T]   `layer:"icmpv4"`
+	IPv6     IPv6[T]     `layer:"ipv6"`
+	ICMPv6   ICMPv6[T]   `layer:"icmpv6"`
 	UDP      UDP[T]      `layer:"udp"`
 	TCP      TCP[T]      `layer:"tcp"`
 }

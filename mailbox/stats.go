@@ -108,6 +108,100 @@ type ICMPv4[T Value] struct {
 	ErrorsRateLimited T `drop:"errors not sent: rate limit"`
 }
 
+// IPv6 counts the IPv6 layer, both directions, with neighbour discovery
+// and address configuration (RFC 8200, RFC 4861, RFC 4862).
+type IPv6[T Value] struct {
+	PacketsReceived T `stat:"total packets received"`
+	PacketsSent     T `stat:"requests sent out"`
+
+	// Validation (RFC 8200 §3, §4), one reason each.
+	Truncated       T `drop:"with invalid headers: truncated"`
+	BadVersion      T `drop:"with invalid headers: version not 6"`
+	Invalid         T `drop:"with invalid headers: other"`
+	NotForUs        T `drop:"with invalid addresses: not for us"`
+	BadSource       T `drop:"with invalid addresses: bad source"`
+	OwnSource       T `drop:"with invalid addresses: our own address from the wire"`
+	ExtTruncated    T `drop:"extension headers: truncated"`
+	ExtHopByHop     T `drop:"extension headers: hop-by-hop not first"`
+	ExtTooMany      T `drop:"extension headers: too many"`
+	ExtTooLong      T `drop:"extension headers: chain too long"`
+	ExtOption       T `drop:"extension headers: bad option length or padding"`
+	ExtTooManyOpts  T `drop:"extension headers: too many options"`
+	ExtUnknownOpt   T `drop:"extension headers: unrecognised option"`
+	ExtRouting      T `drop:"extension headers: routing header refused"`
+	ExtNestedFrag   T `drop:"extension headers: nested fragment header"`
+	ExtIncomplete   T `drop:"extension headers: first fragment without the whole chain"`
+	UnknownProtocol T `drop:"with unknown protocol"`
+	NoNextHeader    T `stat:"packets with no next header"`
+	NoTransport     T `drop:"incoming packets discarded: transport not running"`
+	HandlerCrashes  T `drop:"incoming packets discarded: handler crashed"`
+
+	// Reassembly (RFC 8200 §4.5).
+	FragmentsReceived   T `stat:"reassemblies required"`
+	Reassembled         T `stat:"packets reassembled ok"`
+	FragBadOffset       T `drop:"fragments dropped: bad offset"`
+	FragEmpty           T `drop:"fragments dropped: empty"`
+	FragUnalignedLength T `drop:"fragments dropped: length not a multiple of 8"`
+	FragTooLong         T `drop:"fragments dropped: past 65535 bytes"`
+	FragOverlap         T `drop:"fragments dropped: overlap"`
+	FragInconsistent    T `drop:"fragments dropped: inconsistent length"`
+	FragTooMany         T `drop:"fragments dropped: too many fragments"`
+	FragMemoryCap       T `drop:"fragments dropped: packet above memory cap"`
+	FragOther           T `drop:"fragments dropped: other"`
+	ReassemblyEvicted   T `drop:"packet reassemblies failed: evicted"`
+	ReassemblyTimedOut  T `drop:"packet reassemblies failed: timed out"`
+	Fragmented          T `stat:"packets fragmented ok"`
+	FragmentsCreated    T `stat:"fragments created"`
+	FragmentationFailed T `drop:"fragments failed"`
+	TooBig              T `drop:"outgoing packets dropped: too big"`
+	NoRoute             T `drop:"dropped because of missing route"`
+	NoSource            T `drop:"outgoing packets dropped: no source address"`
+	PathMTULowered      T `stat:"path MTU lowered"`
+
+	// Neighbour discovery (RFC 4861).
+	NDPReceived          T `stat:"neighbour discovery messages received"`
+	NDPBadHopLimit       T `drop:"neighbour discovery dropped: hop limit not 255"`
+	NDPInvalid           T `drop:"neighbour discovery dropped: invalid"`
+	NDPSpoofed           T `drop:"neighbour discovery dropped: claims our own address"`
+	NDPRedirectRefused   T `drop:"redirects dropped: not from the first-hop router"`
+	SolicitationsSent    T `stat:"neighbour solicitations sent"`
+	AdvertisementsSent   T `stat:"neighbour advertisements sent"`
+	RouterSolicitsSent   T `stat:"router solicitations sent"`
+	RouterSolicitsIgnore T `stat:"router solicitations ignored (host)"`
+	RouterAdverts        T `stat:"router advertisements received"`
+	Redirects            T `stat:"redirects honoured"`
+	Unresolved           T `drop:"outgoing packets dropped: unresolved next hop"`
+	QueueFull            T `drop:"outgoing packets dropped: resolution queue full"`
+
+	// Addresses (RFC 4862) and MLD (RFC 3810).
+	AddrsConfigured T `stat:"addresses configured"`
+	DADSent         T `stat:"duplicate address detection solicitations sent"`
+	DADConflicts    T `drop:"addresses not used: duplicate (DAD)"`
+	AddrConflicts   T `stat:"address conflicts with a neighbour"`
+	MLDReportsSent  T `stat:"MLD reports sent"`
+}
+
+// ICMPv6 counts ICMPv6, both directions (RFC 4443).
+type ICMPv6[T Value] struct {
+	MessagesReceived   T `stat:"ICMP messages received"`
+	MessagesSent       T `stat:"ICMP messages sent"`
+	Malformed          T `drop:"input ICMP message failed"`
+	BadChecksum        T `drop:"input ICMP message failed: bad checksum"`
+	UnsolicitedReplies T `drop:"unsolicited echo replies"`
+	UnhandledType      T `drop:"messages of an unhandled type"`
+	EchoRepliesSent    T `stat:"echo replies sent"`
+
+	ErrorsReceived    T `stat:"errors received"`
+	ErrorBadQuote     T `drop:"errors dropped: bad quoted packet"`
+	ErrorNotOurs      T `drop:"errors dropped: quoted packet not from us"`
+	ErrorNoTransport  T `drop:"errors dropped: no transport to tell"`
+	UnreachableSent   T `stat:"destination unreachable sent"`
+	TimeExceededSent  T `stat:"time exceeded sent"`
+	ParamProblemSent  T `stat:"parameter problems sent"`
+	ErrorsSuppressed  T `stat:"errors not sent: RFC 4443 rules"`
+	ErrorsRateLimited T `drop:"errors not sent: rate limit"`
+}
+
 // UDP counts the UDP layer and its sockets.
 type UDP[T Value] struct {
 	PacketsReceived     T `stat:"packets received"`
@@ -220,6 +314,8 @@ type (
 	ARPCounters      = ARP[Counter]
 	IPv4Counters     = IPv4[Counter]
 	ICMPv4Counters   = ICMPv4[Counter]
+	IPv6Counters     = IPv6[Counter]
+	ICMPv6Counters   = ICMPv6[Counter]
 	UDPCounters      = UDP[Counter]
 	TCPCounters      = TCP[Counter]
 )

@@ -21,7 +21,7 @@ func idlePair(t *testing.T, idle time.Duration) (client, server *actnet.Stack, c
 	clock = actors.NewVirtualClock(time.Unix(1_000_000, 0))
 	da, db := device.NewMemoryPair(device.MemoryConfig{})
 	start := func(dev device.Device, addr netip.Prefix, cfg actnet.TCPConfig) *actnet.Stack {
-		s, err := actnet.New(actnet.Config{Device: dev, IPv4: addr, Logger: testLogger(t), Clock: clock, TCP: cfg})
+		s, err := actnet.New(actnet.Config{Device: dev, IPv4: addr, Logger: testLogger(t), Clock: clock, TCP: cfg, IPv6: actnet.IPv6Config{Mode: actnet.IPv6Off}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,9 @@ import (
 	"github.com/actnet/actnet/layers/checksum"
 	"github.com/actnet/actnet/layers/ethernet"
 	"github.com/actnet/actnet/layers/icmpv4"
+	"github.com/actnet/actnet/layers/icmpv6"
 	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/ipv6"
 	"github.com/actnet/actnet/layers/tcp"
 	"github.com/actnet/actnet/mailbox"
 )
@@ -62,6 +64,14 @@ type Bench struct {
 	// WatchARP makes Expect see ARP frames; otherwise the stack's ARP
 	// traffic (announcements, requests) is skipped.
 	WatchARP bool
+	// WatchIPv6Start makes Expect see the IPv6 frames the stack sends
+	// on its own as it starts and configures addresses (router
+	// solicitations, DAD solicitations, MLD reports); otherwise they
+	// are skipped.
+	WatchIPv6Start bool
+	// WatchNDP makes Expect see the stack's neighbour solicitations for
+	// the peer's IPv6 addresses; otherwise the peer answers them.
+	WatchNDP bool
 	ipID     uint16
 	echoSeq  uint16
 	port     uint16
@@ -71,10 +81,15 @@ type Bench struct {
 // ARP request, so the stack knows the peer's MAC, then a ping).
 func New(t testing.TB) *Bench {
 	t.Helper()
-	da, db := device.NewMemoryPair(device.MemoryConfig{})
+	return newBench(t, device.MemoryConfig{}, actors.IPv6Options{})
+}
+
+func newBench(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options) *Bench {
+	t.Helper()
+	da, db := device.NewMemoryPair(link)
 	clock := actors.NewVirtualClock(Epoch)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(zerolog.ErrorLevel)
-	run, err := actors.Start(actors.Options{Device: da, IPv4: StackPrefix, Log: log, Clock: clock})
+	run, err := actors.Start(actors.Options{Device: da, IPv4: StackPrefix, Log: log, Clock: clock, IPv6: v6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +190,12 @@ func (b *Bench) Next() ethernet.Frame {
 			}
 			if fr.EtherType() == ethernet.ARP && !b.WatchARP {
 				b.answerARP(fr)
+				continue
+			}
+			if fr.EtherType() == ethernet.IPv6 && !b.WatchIPv6Start && unsolicited6(fr.Payload()) {
+				continue
+			}
+			if fr.EtherType() == ethernet.IPv6 && !b.WatchNDP && b.answerNS(fr) {
 				continue
 			}
 			return fr
@@ -450,4 +471,22 @@ func Describe(f ethernet.Frame) string {
 		return fmt.Sprintf("IPv4 %v > %v proto %d", p.Src(), p.Dst(), p.Protocol())
 	}
 	return fmt.Sprintf("frame type %v", f.EtherType())
+}
+
+// unsolicited6 reports an IPv6 packet the stack sends on its own while it
+// configures its addresses: a router solicitation, a DAD solicitation
+// (from ::), or an MLD report.
+func unsolicited6(pkt []byte) bool {
+	proto, off, _, ok := ipv6.UpperLayer(pkt)
+	if !ok || proto != ipv6.ProtoICMPv6 || off >= len(pkt) {
+		return false
+	}
+	switch pkt[off] {
+	case icmpv6.TypeRouterSolicitation, icmpv6.TypeMLDv2Report, icmpv6.TypeMLDv1Report:
+		return true
+	case icmpv6.TypeNeighborSolicit:
+		src, _ := netip.AddrFromSlice(pkt[8:24])
+		return src.IsUnspecified()
+	}
+	return false
 }
