@@ -337,6 +337,12 @@ func TestTapIPv6PathMTU(t *testing.T) {
 	// The peer advertises MSS 1440 although its link carries 1280.
 	peerNS.mustRun("ip", "-6", "route", "add", v6Prefix, "via", "2001:db8:2::1", "advmss", "1440")
 
+	// The set-up itself: the peer reaches Linux's end of the tap through
+	// the router, so a failure below is the stack's.
+	eventually(t, 10*time.Second, "the peer to reach "+v6Linux+" through the router", func() bool {
+		return peerNS.cmd(t.Context(), "ping", "-6", "-c", "1", "-W", "1", "-s", "1232", v6Linux).Run() == nil
+	})
+
 	stack := serveV6(t, router, "--app", "echo:9000")
 	waitPing6(t, router, stack, v6FormLimit, v6Stack)
 	// The peer's echo requests reach the stack only through the router,
