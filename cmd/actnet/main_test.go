@@ -2,11 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"flag"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -43,6 +53,30 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/0"}, 2, "prefix length 0"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "224.0.0.1/24"}, 2, "not a unicast"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv4-gateway", "10.0.0.2"}, 2, "own address"},
+		// IPv6 flags, all refused before the tap is opened.
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "sometimes"}, 2, "want auto, none, or an IPv6 address"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8::2"}, 2, "prefix length"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8::2/129"}, 2, "prefix length"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "10.0.0.3/24"}, 2, "not an IPv6 address"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "::ffff:10.0.0.3/120"}, 2, "IPv4-mapped"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "::/64"}, 2, "unspecified address"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "::1/128"}, 2, "not a unicast"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "ff02::1/64"}, 2, "not a unicast"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "ff0e::2/64"}, 2, "not a unicast"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "fe80::2/64"}, 2, "link-local"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8::2/0"}, 2, "prefix length 0"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::/64"}, 2, "Subnet-Router anycast"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6-gateway", "fe80::1"}, 2, "needs a static --ipv6"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "none", "--ipv6-gateway", "fe80::1"}, 2, "needs a static --ipv6"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "2001:db8:2::1"}, 2, "neither link-local nor on the link 2001:db8:1::/64"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "2001:db8:1::2"}, 2, "own address"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "ff02::2"}, 2, "not a router's unicast"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "::"}, 2, "not a router's unicast"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "fe80::1%eth0"}, 2, "without a zone"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "10.0.0.1"}, 2, "want an IPv6 address"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6-iid", "mac"}, 2, "want eui64, stable or random"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "none", "--ipv6-iid", "stable"}, 2, "no use with --ipv6 none"},
+		{[]string{"help", "serve"}, 0, "-ipv6-gateway value"},
 		{[]string{"demo", "--loss", "99"}, 2, "--loss 0..25"},
 		{[]string{"demo", "--loss", "-1"}, 2, "--loss 0..25"},
 		{[]string{"demo", "--loss", "NaN"}, 2, "--loss 0..25"},
@@ -67,6 +101,145 @@ func TestHostPrefixAccepted(t *testing.T) {
 			t.Errorf("%s refused: %v", p, err)
 		}
 	}
+}
+
+// Static IPv6 addresses a host may hold pass the --ipv6 check: a unique
+// local one, a /127's two addresses (RFC 6164), a /128.
+func TestHostPrefix6Accepted(t *testing.T) {
+	for _, p := range []string{"2001:db8:1::2/64", "2001:db8:1::ff:fe00:2/64", "fd00::1/8", "2001:db8::/127", "2001:db8::1/127", "2001:db8::/128", "2001:db8::7/48"} {
+		if err := checkHostPrefix6(netip.MustParsePrefix(p)); err != nil {
+			t.Errorf("%s refused: %v", p, err)
+		}
+	}
+}
+
+// The IPv6 flags become the stack's IPv6Config: auto by default, with
+// EUI-64 identifiers; a static address with a link-local or on-link
+// gateway.
+func TestIPv6FlagsMakeTheConfig(t *testing.T) {
+	parse := func(args ...string) (actnet.IPv6Config, error) {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var (
+			v6  ipv6Flag
+			gw  addr6Flag
+			iid iidFlag
+		)
+		fs.Var(&v6, "ipv6", "")
+		fs.Var(&gw, "ipv6-gateway", "")
+		fs.Var(&iid, "ipv6-iid", "")
+		if err := fs.Parse(args); err != nil {
+			return actnet.IPv6Config{}, err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if err := checkIPv6(v6, gw, set); err != nil {
+			return actnet.IPv6Config{}, err
+		}
+		return ipv6Config(v6, gw, iid), nil
+	}
+	cases := []struct {
+		args []string
+		want actnet.IPv6Config
+	}{
+		{nil, actnet.IPv6Config{Mode: actnet.IPv6Auto, IID: actnet.IIDEUI64}},
+		{[]string{"--ipv6", "auto", "--ipv6-iid", "stable"}, actnet.IPv6Config{Mode: actnet.IPv6Auto, IID: actnet.IIDStable}},
+		{[]string{"--ipv6-iid", "random"}, actnet.IPv6Config{Mode: actnet.IPv6Auto, IID: actnet.IIDRandom}},
+		{[]string{"--ipv6", "none"}, actnet.IPv6Config{Mode: actnet.IPv6Off}},
+		{[]string{"--ipv6", "2001:db8:1::2/64"}, actnet.IPv6Config{Mode: actnet.IPv6Static, Addr: netip.MustParsePrefix("2001:db8:1::2/64")}},
+		{[]string{"--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "fe80::1"},
+			actnet.IPv6Config{Mode: actnet.IPv6Static, Addr: netip.MustParsePrefix("2001:db8:1::2/64"), Gateway: netip.MustParseAddr("fe80::1")}},
+		{[]string{"--ipv6", "2001:db8:1::2/64", "--ipv6-gateway", "2001:db8:1::1", "--ipv6-iid", "stable"},
+			actnet.IPv6Config{Mode: actnet.IPv6Static, Addr: netip.MustParsePrefix("2001:db8:1::2/64"), Gateway: netip.MustParseAddr("2001:db8:1::1"), IID: actnet.IIDStable}},
+	}
+	for _, c := range cases {
+		got, err := parse(c.args...)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%v: got %+v, %v; want %+v", c.args, got, err, c.want)
+		}
+	}
+}
+
+// fakeIPv6 stands for a stack's IPv6 family: its addresses become usable
+// when the test says so.
+type fakeIPv6 struct {
+	linkLocal, global chan netip.Addr
+	addrs             []netip.Prefix
+}
+
+func (f *fakeIPv6) IPv6Addrs() []netip.Prefix { return f.addrs }
+
+func (f *fakeIPv6) WaitIPv6(ctx context.Context, global bool) (netip.Addr, error) {
+	ch := f.linkLocal
+	if global {
+		ch = f.global
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-ctx.Done():
+		return netip.Addr{}, ctx.Err()
+	}
+}
+
+// serve logs the link-local address, then the global one, as each
+// becomes usable, and its logger stops waiting with the stack's life.
+func TestLogIPv6Ready(t *testing.T) {
+	var buf syncBuffer
+	log := zerolog.New(&buf)
+	f := &fakeIPv6{linkLocal: make(chan netip.Addr, 1), global: make(chan netip.Addr, 1),
+		addrs: []netip.Prefix{netip.MustParsePrefix("fe80::ff:fe00:2/64"), netip.MustParsePrefix("2001:db8:1::ff:fe00:2/64")}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); logIPv6Ready(ctx, f, actnet.IPv6Auto, log) }()
+	f.linkLocal <- netip.MustParseAddr("fe80::ff:fe00:2")
+	f.global <- netip.MustParseAddr("2001:db8:1::ff:fe00:2")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("logIPv6Ready did not return once both addresses were usable")
+	}
+	out := buf.String()
+	if !strings.Contains(out, `"addr":"fe80::ff:fe00:2"`) || !strings.Contains(out, "IPv6 link-local address usable") ||
+		!strings.Contains(out, `"addr":"2001:db8:1::ff:fe00:2"`) || !strings.Contains(out, "IPv6 global address usable") ||
+		!strings.Contains(out, "2001:db8:1::ff:fe00:2/64") {
+		t.Errorf("log lacks the addresses:\n%s", out)
+	}
+	cancel()
+
+	// No router: the global address never comes, and the stack's end
+	// (ctx) ends the wait without a warning.
+	buf = syncBuffer{}
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { defer close(done); logIPv6Ready(ctx, f, actnet.IPv6Auto, log) }()
+	f.linkLocal <- netip.MustParseAddr("fe80::ff:fe00:2")
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("logIPv6Ready outlived its context")
+	}
+	if out := buf.String(); strings.Contains(out, "warn") {
+		t.Errorf("a warning at the stack's end:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // A capture file in an existing folder passes the --pcap check.

@@ -27,6 +27,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		tap     = fs.String("tap", "", "tap device to attach to; created if missing (required)")
 		ipv4    prefixFlag
 		gateway addrFlag
+		ipv6    ipv6Flag
+		gw6     addr6Flag
+		iid     iidFlag
 		macText = fs.String("mac", "", "the stack's MAC address (default: random, locally administered)")
 		mtu     = fs.Int("mtu", 1500, "link MTU")
 		pcap    = fs.String("pcap", "", "write every frame, both directions, to this pcap file")
@@ -41,6 +44,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
 	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
+	fs.Var(&ipv6, "ipv6", "IPv6: auto (the default: a link-local address, plus SLAAC addresses and default routers from router advertisements), none (IPv6 off), or a static ADDR/PREFIX such as 2001:db8:1::2/64 (besides the link-local address)")
+	fs.Var(&gw6, "ipv6-gateway", "default IPv6 router, link-local or on the --ipv6 prefix; only with a static --ipv6 (router advertisements may add others)")
+	fs.Var(&iid, "ipv6-iid", "interface identifiers of the link-local and SLAAC addresses: eui64 (the default: from the MAC, RFC 4291), stable (RFC 7217; its secret is drawn at start, so stable while the process runs) or random")
 	fs.Var(&level, "log-level", "log level: trace, debug, info, warn, error")
 	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo; default echo:9000)")
 	fs.Usage = func() {
@@ -72,6 +78,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return bad("--ipv4-gateway %s is not on the link %s", gateway.a, ipv4.p.Masked())
 	case gateway.a == ipv4.p.Addr():
 		return bad("--ipv4-gateway %s is the stack's own address", gateway.a)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkIPv6(ipv6, gw6, set); err != nil {
+		return bad("%v", err)
 	}
 	if *pcap != "" {
 		if err := checkPcapPath(*pcap); err != nil {
@@ -124,13 +135,25 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		IPv4Gateway: gateway.a,
 		Logger:      &log,
 		TCP:         tcpConfig,
+		IPv6:        ipv6Config(ipv6, gw6, iid),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
 		return 1
 	}
-	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("mac", stack.HardwareAddr()).
-		Int("mtu", *mtu).Msg("actnet serving")
+	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("ipv6", ipv6.String()).
+		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Msg("actnet serving")
+	// The IPv6 addresses are logged once duplicate address detection lets
+	// them be used, by a goroutine that ends with the stack's life here.
+	v6ctx, v6cancel := context.WithCancel(context.Background())
+	v6done := make(chan struct{})
+	if w, ok := any(stack).(ipv6Waiter); ok {
+		go func() { defer close(v6done); logIPv6Ready(v6ctx, w, ipv6.mode, log) }()
+	} else {
+		close(v6done)
+	}
+	stopV6 := func() { v6cancel(); <-v6done }
+	defer stopV6()
 	stopApps, err := startApps(stack, apps, log)
 	if err != nil {
 		stack.Close()
@@ -180,6 +203,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(stack.Err()).Msg("stack failed")
 		code = 1
 	}
+	stopV6()
 	stopApps()
 	stats := stack.Stats()
 	if err := stack.Close(); err != nil {

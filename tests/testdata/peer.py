@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""A Linux-side TCP peer for actnet's tap tests. Each job prints one line
-starting with "ok" or "fail" and exits 0 only on success. Every socket
-operation has a timeout, so a job never hangs."""
+"""A Linux-side TCP and UDP peer for actnet's tap tests. Each job prints one
+line starting with "ok" or "fail" and exits 0 only on success. Every socket
+operation has a timeout, so a job never hangs. Hosts are names or address
+literals of either family (10.77.0.2, 2001:db8:1::ff:fe00:2,
+fe80::ff:fe00:2%tap0): getaddrinfo picks the family."""
 import hashlib
 import os
 import socket
@@ -265,7 +267,53 @@ def job_flood(host, port, during, after):
     return 0 if verdict == "ok" else 1
 
 
-JOBS = {"echo": job_echo, "source": job_source, "refused": job_refused,
+def job_udpecho(host, port, *sizes):
+    # Each size in turn (a size may be FIRST..LAST/STEP, LAST included):
+    # one datagram of that many bytes, its echo must come back intact.
+    # A lost datagram is sent again, up to 3 times, so only a stack that
+    # never answers, or answers wrongly, fails the job.
+    want = []
+    for spec in sizes:
+        if ".." in spec:
+            first, rest = spec.split("..")
+            last, _, step = rest.partition("/")
+            want += list(range(int(first), int(last) + 1, int(step or 1)))
+            if want[-1] != int(last):
+                want.append(int(last))
+        else:
+            want.append(int(spec))
+    family, kind, proto, _, addr = socket.getaddrinfo(host, int(port), 0, socket.SOCK_DGRAM)[0]
+    s = socket.socket(family, kind, proto)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.settimeout(1)
+    s.connect(addr)
+    resent, earlier = 0, set()
+    for i, n in enumerate(want):
+        data = bytes((j * 7 + i) & 0xFF for j in range(n))
+        for attempt in range(4):
+            s.send(data)
+            try:
+                while True:
+                    got = s.recv(70000)
+                    if got == data:
+                        break
+                    if hashlib.sha256(got).digest() not in earlier:
+                        print("fail: %d bytes sent, %d different bytes came back" % (n, len(got)))
+                        return 1
+                    # A late echo of an earlier datagram: read on.
+                earlier.add(hashlib.sha256(data).digest())
+                break
+            except socket.timeout:
+                resent += 1
+        else:
+            print("fail: no echo of %d bytes after 4 tries" % n)
+            return 1
+    print("ok %d datagrams of %d to %d bytes echoed over %s (%d resent)"
+          % (len(want), min(want), max(want), "IPv6" if family == socket.AF_INET6 else "IPv4", resent))
+    return 0
+
+
+JOBS = {"echo": job_echo, "udpecho": job_udpecho, "source": job_source, "refused": job_refused,
         "halfclose": job_halfclose, "crash": job_crash, "sink": job_sink,
         "sha": job_sha, "flood": job_flood}
 
