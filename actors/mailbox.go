@@ -24,6 +24,11 @@ type actorMailbox struct {
 	userCount atomic.Int32
 	sysCount  atomic.Int32
 	suspended atomic.Bool
+	// dead is set, under mu, once the actor has stopped: protoactor
+	// ignores the user messages still queued then (and those posted
+	// through a stale PID after), so the mailbox releases their packet
+	// buffers instead of leaving them to the garbage collector.
+	dead bool
 
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
@@ -72,6 +77,12 @@ func (q *messageQueue) pop() (any, bool) {
 func (m *actorMailbox) PostUserMessage(message any) {
 	m.activity.posted()
 	m.mu.Lock()
+	if m.dead {
+		m.mu.Unlock()
+		releaseMessage(message)
+		m.activity.handled()
+		return
+	}
 	m.user.push(message)
 	m.mu.Unlock()
 	m.userCount.Add(1)
@@ -165,6 +176,11 @@ func (m *actorMailbox) run() {
 				m.suspended.Store(false)
 			default:
 				m.invoker.InvokeSystemMessage(msg)
+				switch msg.(type) {
+				case *actor.Stop, *actor.Terminated:
+					// Either may have ended the actor.
+					m.releaseIfStopped()
+				}
 			}
 			popped = false
 			m.activity.handled()
@@ -181,5 +197,47 @@ func (m *actorMailbox) run() {
 		m.invoker.InvokeUserMessage(msg)
 		popped = false
 		m.activity.handled()
+	}
+}
+
+// releaseIfStopped marks the mailbox dead once its actor has stopped (it is
+// no longer registered) and releases the packet buffers of the user
+// messages still queued: a connection actor that crashed or was stopped
+// with segments in its mailbox would otherwise leak their buffers, since
+// protoactor drops those messages unseen.
+func (m *actorMailbox) releaseIfStopped() {
+	c, ok := m.invoker.(interface {
+		Self() *actor.PID
+		ActorSystem() *actor.ActorSystem
+	})
+	if !ok || c.Self() == nil {
+		return
+	}
+	if _, alive := c.ActorSystem().ProcessRegistry.GetLocal(c.Self().Id); alive {
+		return
+	}
+	m.mu.Lock()
+	m.dead = true
+	var left []any
+	for {
+		msg, ok := m.user.pop()
+		if !ok {
+			break
+		}
+		left = append(left, msg)
+	}
+	m.mu.Unlock()
+	for _, msg := range left {
+		m.userCount.Add(-1)
+		releaseMessage(msg)
+		m.activity.handled()
+	}
+}
+
+// releaseMessage returns the packet buffers msg carries, if any, to the
+// pool.
+func releaseMessage(msg any) {
+	if r, ok := msg.(interface{ Release() }); ok {
+		r.Release()
 	}
 }
