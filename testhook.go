@@ -7,4 +7,5 @@ import (
 
 func init() {
 	testhook.Running = func(stack any) *actors.Running { return stack.(*Stack).run }
+	testhook.Socket = func(conn any) *actors.Socket { return conn.(*Conn).sock }
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+
+	"github.com/actnet/actnet/internal/faultinject"
 )
 
 // Budget allows Max crashes within any Window; one more exhausts it.
@@ -106,6 +108,7 @@ func (g *PacketGuard) Handle(packet []byte, fn func()) {
 			panic(&Escalation{Layer: g.Layer, Reason: r})
 		}
 	}()
+	faultinject.Packet(g.Layer, packet) // nil outside tests
 	fn()
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +26,24 @@ var (
 )
 
 // testLogger sends the stack's logs to the test log, warnings and above.
+// A test marked with quietLogs gets fatal lines only: the crashes it
+// causes on purpose would otherwise flood its log.
 func testLogger(t testing.TB) *zerolog.Logger {
-	l := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(zerolog.WarnLevel)
+	level := zerolog.WarnLevel
+	if _, ok := quiet.Load(t); ok {
+		level = zerolog.FatalLevel
+	}
+	l := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(level)
 	return &l
+}
+
+// quiet holds the tests marked with quietLogs.
+var quiet sync.Map
+
+// quietLogs makes the stacks t starts afterwards log fatal lines only.
+func quietLogs(t testing.TB) {
+	quiet.Store(t, true)
+	t.Cleanup(func() { quiet.Delete(t) })
 }
 
 // newStack starts a stack on dev and closes it when the test ends.

@@ -8,3 +8,8 @@ import "github.com/actnet/actnet/actors"
 // Running returns the actors of stack, an *actnet.Stack. Package actnet
 // sets it when it is initialised.
 var Running func(stack any) *actors.Running
+
+// Socket returns the socket behind conn, an *actnet.Conn, for tests that
+// act on its connection actor (Configure runs a function inside it).
+// Package actnet sets it when it is initialised.
+var Socket func(conn any) *actors.Socket

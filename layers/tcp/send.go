@@ -116,8 +116,20 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 // RCV.NXT. The peer finds it unacceptable and answers with an ACK of its
 // own; if the peer is retransmitting too, the two ACK each other forever
 // (seen in a lossy two-stack test). BSD's tcp_output makes the same choice.
+//
+// It is never past the right edge of the peer's window, SND.UNA + SND.WND,
+// though (Linux's tcp_acceptable_seq): a peer whose window is closed
+// accepts a segment only at its RCV.NXT (§3.10.7.4), and would drop as
+// unacceptable the very ACK that tells it our own window opened. With two
+// ends each holding data the other refused for a closed window, that
+// stalled the connection for good (TestChaosKillConnectionsAndApps, 20
+// echo connections over the memory link).
 func (c *Conn) sendACK(now time.Time) {
-	c.emitSegment(now, MaxSeq(c.sndNxt, c.sndMax), FlagACK, 0, 0)
+	seq := MaxSeq(c.sndNxt, c.sndMax)
+	if edge := c.sndUna.Add(c.sndWnd); seq.GreaterThan(edge) && c.state.synchronized() {
+		seq = edge
+	}
+	c.emitSegment(now, seq, FlagACK, 0, 0)
 }
 
 // sendRST sends <SEQ=seq><CTL=RST> on the connection's tuple.
