@@ -44,6 +44,7 @@ type Socket struct {
 	starved     bool // the actor stopped pulling; resume it when drained
 	readNotify  chan struct{}
 	doneCh      chan struct{} // closed when the connection is gone
+	closedCh    chan struct{} // closed by Close: a blocked Write gives up
 	doneOnce    sync.Once
 	estCh       chan struct{} // closed when the handshake completed
 	estOnce     sync.Once
@@ -91,6 +92,7 @@ func newSocket(env *Env, local, remote netip.AddrPort) *Socket {
 		limit:      defaultReadLimit,
 		readNotify: make(chan struct{}, 1),
 		doneCh:     make(chan struct{}),
+		closedCh:   make(chan struct{}),
 		estCh:      make(chan struct{}),
 		writeDone:  make(chan writeResult, 1),
 	}
@@ -314,18 +316,11 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 	case r := <-s.writeDone:
 		return r.n, r.err
 	case <-deadline:
-		s.send(&cancelWrite{})
-		select {
-		case r := <-s.writeDone:
-			if r.err == nil && r.n < len(p) {
-				r.err = os.ErrDeadlineExceeded
-			}
-			return r.n, r.err
-		case <-s.doneCh:
-			return 0, os.ErrDeadlineExceeded
-		case <-s.life.down:
-			return 0, os.ErrDeadlineExceeded
-		}
+		return s.giveUpWrite(len(p), os.ErrDeadlineExceeded)
+	case <-s.closedCh:
+		// Close unblocks a blocked Write (net.Conn's contract); what the
+		// send buffer took before still goes out, then the FIN.
+		return s.giveUpWrite(len(p), ErrSocketClosed)
 	case <-s.life.down:
 		// The actor may be gone with the stack and never answer; the
 		// write's data may or may not have reached the send buffer, and
@@ -358,6 +353,24 @@ func (s *Socket) stackErr(err error) error {
 	return err
 }
 
+// giveUpWrite asks the connection actor to drop the rest of the write in
+// progress (of n bytes) and returns how much of it the send buffer took,
+// with why when that was not all.
+func (s *Socket) giveUpWrite(n int, why error) (int, error) {
+	s.send(&cancelWrite{})
+	select {
+	case r := <-s.writeDone:
+		if r.err == nil && r.n < n {
+			r.err = why
+		}
+		return r.n, r.err
+	case <-s.doneCh:
+		return 0, why
+	case <-s.life.down:
+		return 0, why
+	}
+}
+
 // CloseWrite shuts the sending direction down.
 func (s *Socket) CloseWrite() error {
 	if !s.send(&mailbox.CloseWrite{}) {
@@ -384,11 +397,14 @@ func (s *Socket) Close(abort bool) error {
 	}
 	s.mu.Unlock()
 	s.signal()
+	// The Close (or Abort) goes first, so that a write given up below is
+	// the last thing the connection actor drops before its FIN.
 	if abort {
 		s.send(&mailbox.Abort{})
 	} else {
 		s.send(&mailbox.Close{})
 	}
+	close(s.closedCh)
 	return nil
 }
 

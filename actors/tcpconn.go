@@ -174,6 +174,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.queueWrite(now, queuedWrite{data: m.Data, to: a.replyTo(ctx), cmd: m})
 	case *cancelWrite:
 		a.cancelSocketWrite()
+		a.drainWrites(now) // a Close waiting behind the write goes on
 	case *resumeSocket:
 		a.suspended = false
 	case *mailbox.ResumeReading:

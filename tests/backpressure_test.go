@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -99,5 +100,43 @@ func TestTCPReadAfterCloseFails(t *testing.T) {
 	waitIdle(t, a, b) // the data has arrived, or been refused
 	if n, err := c.Read(make([]byte, 16)); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after close: %d bytes, %v; want net.ErrClosed", n, err)
+	}
+}
+
+// Close unblocks a Write that waits for room in the send buffer, as
+// net.Conn's contract says, and the close then goes on gracefully: the
+// peer, once it reads, gets what was taken before the Close and then EOF.
+// Before, the Write stayed blocked until the connection ended, which for a
+// peer that never reads was never.
+func TestTCPCloseUnblocksWrite(t *testing.T) {
+	_, _, c, server := tcpConnPair(t)
+	data := randomBytes(8 << 20)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.Write(data)
+		done <- result{n, err}
+	}()
+	// Wait until the writer is blocked, waiting for the send buffer.
+	waitBlocked(t, "TestTCPCloseUnblocksWrite", "(*Socket).Write")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Write still blocked 30 s after Close")
+	}
+	if !errors.Is(r.err, net.ErrClosed) || r.n >= len(data) {
+		t.Fatalf("blocked Write after Close: %d bytes, %v; want net.ErrClosed before the end", r.n, r.err)
+	}
+	server.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(server)
+	if err != nil || !bytes.Equal(got, data[:r.n]) {
+		t.Fatalf("peer read %d bytes (%v); want the %d taken before Close, then EOF", len(got), err, r.n)
 	}
 }
