@@ -175,6 +175,9 @@ type Gauges struct {
 	// TCPConns is the number of TCP connections the stack holds, in any
 	// state from SYN-RECEIVED to TIME-WAIT (each is one connection actor).
 	TCPConns int
+	// TCPHalfOpen is how many of TCPConns are passive opens still in the
+	// handshake (SYN-RECEIVED), bounded by the listeners' backlogs.
+	TCPHalfOpen int
 	// PoolBuffers is the number of packet buffers taken from the stack's
 	// pool and not yet returned.
 	PoolBuffers int64
@@ -182,7 +185,8 @@ type Gauges struct {
 
 // Gauges reads the stack's current resource use.
 func (s *Stack) Gauges() Gauges {
-	return Gauges{TCPConns: s.run.Env.TCPRoutes.Len(), PoolBuffers: s.run.Env.Pool.Outstanding()}
+	env := s.run.Env
+	return Gauges{TCPConns: env.TCPRoutes.Len(), TCPHalfOpen: int(env.TCPHalfOpen.Load()), PoolBuffers: env.Pool.Outstanding()}
 }
 
 // Values lists every layer counter, zeros included, with its layer and

@@ -62,12 +62,13 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // gaugeCollector exports a stack's current resource use (Stack.Gauges):
-// actnet_tcp_open_connections and actnet_pool_buffers_outstanding. The
+// actnet_tcp_open_connections, actnet_tcp_half_open_connections and
+// actnet_pool_buffers_outstanding. The
 // process's goroutines are the Go collector's go_goroutines, and its
 // resident memory the process collector's process_resident_memory_bytes.
 type gaugeCollector struct {
-	gauges      func() actnet.Gauges
-	conns, pool *prometheus.Desc
+	gauges                func() actnet.Gauges
+	conns, halfOpen, pool *prometheus.Desc
 }
 
 func newGaugeCollector(gauges func() actnet.Gauges) *gaugeCollector {
@@ -75,16 +76,23 @@ func newGaugeCollector(gauges func() actnet.Gauges) *gaugeCollector {
 		gauges: gauges,
 		conns: prometheus.NewDesc("actnet_tcp_open_connections",
 			"TCP connections the stack holds, in any state (SYN-RECEIVED to TIME-WAIT)", nil, nil),
+		halfOpen: prometheus.NewDesc("actnet_tcp_half_open_connections",
+			"of the open TCP connections, passive opens still in the handshake (SYN-RECEIVED)", nil, nil),
 		pool: prometheus.NewDesc("actnet_pool_buffers_outstanding",
 			"packet buffers taken from the pool and not yet returned", nil, nil),
 	}
 }
 
-func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.conns; ch <- c.pool }
+func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.conns
+	ch <- c.halfOpen
+	ch <- c.pool
+}
 
 func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	g := c.gauges()
 	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(g.TCPConns))
+	ch <- prometheus.MustNewConstMetric(c.halfOpen, prometheus.GaugeValue, float64(g.TCPHalfOpen))
 	ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(g.PoolBuffers))
 }
 
