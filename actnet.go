@@ -169,6 +169,26 @@ func (s *Stack) Stats() Stats {
 	return st
 }
 
+// Gauges are a stack's current resource use, where Stats are counters that
+// only grow. A soak or an exporter reads them to see that nothing leaks.
+type Gauges struct {
+	// TCPConns is the number of TCP connections the stack holds, in any
+	// state from SYN-RECEIVED to TIME-WAIT (each is one connection actor).
+	TCPConns int
+	// TCPHalfOpen is how many of TCPConns are passive opens still in the
+	// handshake (SYN-RECEIVED), bounded by the listeners' backlogs.
+	TCPHalfOpen int
+	// PoolBuffers is the number of packet buffers taken from the stack's
+	// pool and not yet returned.
+	PoolBuffers int64
+}
+
+// Gauges reads the stack's current resource use.
+func (s *Stack) Gauges() Gauges {
+	env := s.run.Env
+	return Gauges{TCPConns: env.TCPRoutes.Len(), TCPHalfOpen: int(env.TCPHalfOpen.Load()), PoolBuffers: env.Pool.Outstanding()}
+}
+
 // Values lists every layer counter, zeros included, with its layer and
 // netstat-style name: the name->value view for printing and exporters.
 func (st Stats) Values() []Stat { return st.Snapshot.Values() }

@@ -62,6 +62,9 @@ type Env struct {
 	// TCPRoutes is the tcp actor's connection table, read by the ipv4
 	// actor to hand segments straight to connection actors.
 	TCPRoutes tcpRoutes
+	// TCPHalfOpen is the number of half-open passive connections (every
+	// listener's), kept by the tcp actor for Gauges.
+	TCPHalfOpen atomic.Int64
 
 	// Dispatcher runs every actor of the stack on its worker goroutines.
 	Dispatcher *workerDispatcher

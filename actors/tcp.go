@@ -331,6 +331,7 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 	case *passiveEstablished:
 		if r, ok := a.records[m.who.Id]; ok && r.listener != nil {
 			r.listener.halfOpen--
+			a.env.TCPHalfOpen.Add(-1)
 			r.listener = nil
 		}
 	case *reopenFromTimeWait:
@@ -359,6 +360,7 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		if r, ok := a.records[m.Who.Id]; ok {
 			if r.listener != nil {
 				r.listener.halfOpen--
+				a.env.TCPHalfOpen.Add(-1)
 			}
 			if pid, ok := a.conns[r.tuple]; ok && pid.Equal(m.Who) {
 				delete(a.conns, r.tuple)
@@ -509,6 +511,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	rec := a.spawnPassive(ctx, l, conn, t)
 	rec.listener = l
 	l.halfOpen++
+	a.env.TCPHalfOpen.Add(1)
 }
 
 // sendCookie answers a SYN that found the backlog full with a SYN cookie

@@ -61,11 +61,46 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// metricsHandler serves the stack's counters, and the Go runtime's and the
-// process's metrics, in the Prometheus text format.
-func metricsHandler(stats func() actnet.Stats) http.Handler {
+// gaugeCollector exports a stack's current resource use (Stack.Gauges):
+// actnet_tcp_open_connections, actnet_tcp_half_open_connections and
+// actnet_pool_buffers_outstanding. The
+// process's goroutines are the Go collector's go_goroutines, and its
+// resident memory the process collector's process_resident_memory_bytes.
+type gaugeCollector struct {
+	gauges                func() actnet.Gauges
+	conns, halfOpen, pool *prometheus.Desc
+}
+
+func newGaugeCollector(gauges func() actnet.Gauges) *gaugeCollector {
+	return &gaugeCollector{
+		gauges: gauges,
+		conns: prometheus.NewDesc("actnet_tcp_open_connections",
+			"TCP connections the stack holds, in any state (SYN-RECEIVED to TIME-WAIT)", nil, nil),
+		halfOpen: prometheus.NewDesc("actnet_tcp_half_open_connections",
+			"of the open TCP connections, passive opens still in the handshake (SYN-RECEIVED)", nil, nil),
+		pool: prometheus.NewDesc("actnet_pool_buffers_outstanding",
+			"packet buffers taken from the pool and not yet returned", nil, nil),
+	}
+}
+
+func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.conns
+	ch <- c.halfOpen
+	ch <- c.pool
+}
+
+func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c.gauges()
+	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(g.TCPConns))
+	ch <- prometheus.MustNewConstMetric(c.halfOpen, prometheus.GaugeValue, float64(g.TCPHalfOpen))
+	ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(g.PoolBuffers))
+}
+
+// metricsHandler serves the stack's counters and gauges, and the Go
+// runtime's and the process's metrics, in the Prometheus text format.
+func metricsHandler(stats func() actnet.Stats, gauges func() actnet.Gauges) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStatsCollector(stats),
+	reg.MustRegister(newStatsCollector(stats), newGaugeCollector(gauges),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -75,13 +110,13 @@ func metricsHandler(stats func() actnet.Stats) http.Handler {
 // a scraper reaches it like any other exporter, whatever the stack is
 // doing) and serves /metrics until stop is called. It returns the address
 // it listens on, which tells a caller the port when addr asked for port 0.
-func serveMetrics(addr string, stats func() actnet.Stats, log zerolog.Logger) (bound net.Addr, stop func(), err error) {
+func serveMetrics(addr string, stats func() actnet.Stats, gauges func() actnet.Gauges, log zerolog.Logger) (bound net.Addr, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", metricsHandler(stats))
+	mux.Handle("/metrics", metricsHandler(stats, gauges))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -45,7 +45,7 @@ func memoryStacks(t *testing.T) (a, b *actnet.Stack) {
 // help text and the value Stats reads.
 func TestMetricsHandler(t *testing.T) {
 	a, _ := memoryStacks(t)
-	srv := httptest.NewServer(metricsHandler(a.Stats))
+	srv := httptest.NewServer(metricsHandler(a.Stats, a.Gauges))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -69,12 +69,15 @@ func TestMetricsHandler(t *testing.T) {
 		"actnet_icmpv4_icmp_messages_received_total 1\n",
 		"# HELP actnet_ipv4_with_invalid_headers_bad_checksum_total with invalid headers: bad checksum (a drop counter)\n",
 		"go_goroutines ",
+		"# TYPE actnet_tcp_open_connections gauge\nactnet_tcp_open_connections 0\n",
+		"# TYPE actnet_tcp_half_open_connections gauge\nactnet_tcp_half_open_connections 0\n",
+		"# TYPE actnet_pool_buffers_outstanding gauge\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if n, want := strings.Count(text, "\nactnet_"), len(st.Values()); n != want {
+	if n, want := strings.Count(text, "\nactnet_"), len(st.Values())+3; n != want { // +3: the gauges
 		t.Errorf("/metrics has %d actnet samples, Stats has %d counters", n, want)
 	}
 }
@@ -97,7 +100,7 @@ func TestMetricName(t *testing.T) {
 // serveMetrics listens on the host's network and serves /metrics there.
 func TestServeMetrics(t *testing.T) {
 	a, _ := memoryStacks(t)
-	addr, stop, err := serveMetrics("127.0.0.1:0", a.Stats, actnet.DefaultLogger(io.Discard))
+	addr, stop, err := serveMetrics("127.0.0.1:0", a.Stats, a.Gauges, actnet.DefaultLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +114,7 @@ func TestServeMetrics(t *testing.T) {
 	if !strings.Contains(string(body), "actnet_arp_requests_sent_total 1\n") {
 		t.Errorf("/metrics:\n%s", body)
 	}
-	if _, _, err := serveMetrics("127.0.0.1:-1", a.Stats, actnet.DefaultLogger(io.Discard)); err == nil {
+	if _, _, err := serveMetrics("127.0.0.1:-1", a.Stats, a.Gauges, actnet.DefaultLogger(io.Discard)); err == nil {
 		t.Error("a bad --metrics address was accepted")
 	}
 }

@@ -174,7 +174,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if *metrics != "" {
-		addr, stopMetrics, err := serveMetrics(*metrics, stack.Stats, log)
+		addr, stopMetrics, err := serveMetrics(*metrics, stack.Stats, stack.Gauges, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "actnet serve: --metrics: %v\n", err)
 			stopApps()
