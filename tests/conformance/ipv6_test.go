@@ -541,6 +541,9 @@ func TestPacketTooBigInFlightLowersPMTU_RFC8201_4(t *testing.T) {
 	if got := b.Stats().IPv6.PathMTULowered; got != 1 {
 		t.Fatalf("PathMTULowered = %d", got)
 	}
+	if got := b.Stats().ICMPv6.TooBigReceived; got != 1 {
+		t.Fatalf("ICMPv6.TooBigReceived = %d", got)
+	}
 }
 
 // A forged Packet Too Big quoting a sequence number not in flight
