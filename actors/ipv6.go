@@ -477,6 +477,16 @@ func (a *ipv6Actor) handleICMP(p *mailbox.Packet, pkt ipv6.Packet, chain ipv6.Ch
 // quote (RFC 5927 §4.3, "What the code taught us" 14).
 func (a *ipv6Actor) handleICMPError(p *mailbox.Packet, msg icmpv6.Message) {
 	a.icmp.ErrorsReceived.Inc()
+	switch msg.Type() {
+	case icmpv6.TypeDestUnreachable:
+		a.icmp.UnreachReceived.Inc()
+	case icmpv6.TypePacketTooBig:
+		a.icmp.TooBigReceived.Inc()
+	case icmpv6.TypeTimeExceeded:
+		a.icmp.TimeExceededRecv.Inc()
+	case icmpv6.TypeParameterProblem:
+		a.icmp.ParamProblemRecv.Inc()
+	}
 	iv, err := msg.Invoking()
 	if err != nil {
 		a.icmp.ErrorBadQuote.Inc()

@@ -192,6 +192,10 @@ type ICMPv6[T Value] struct {
 	EchoRepliesSent    T `stat:"echo replies sent"`
 
 	ErrorsReceived    T `stat:"errors received"`
+	UnreachReceived   T `stat:"destination unreachable received"`
+	TooBigReceived    T `stat:"packet too big received"`
+	TimeExceededRecv  T `stat:"time exceeded received"`
+	ParamProblemRecv  T `stat:"parameter problems received"`
 	ErrorBadQuote     T `drop:"errors dropped: bad quoted packet"`
 	ErrorNotOurs      T `drop:"errors dropped: quoted packet not from us"`
 	ErrorNoTransport  T `drop:"errors dropped: no transport to tell"`

@@ -21,7 +21,7 @@ func idlePair(t *testing.T, idle time.Duration) (client, server *actnet.Stack, c
 	clock = actors.NewVirtualClock(time.Unix(1_000_000, 0))
 	da, db := device.NewMemoryPair(device.MemoryConfig{})
 	start := func(dev device.Device, addr netip.Prefix, cfg actnet.TCPConfig) *actnet.Stack {
-		s, err := actnet.New(actnet.Config{Device: dev, IPv4: addr, Logger: testLogger(t), Clock: clock, TCP: cfg, IPv6: actnet.IPv6Config{Mode: actnet.IPv6Off}})
+		s, err := actnet.New(actnet.Config{Device: dev, IPv4: addr, Logger: testLogger(t), Clock: clock, TCP: cfg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ func TestIdleTimeoutResetsPeerNotReading(t *testing.T) {
 			t.Fatalf("client write ended with %v, want a reset", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the stuck connection was not reset")
+		t.Fatalf("the stuck connection was not reset\nserver:\n%v\nclient:\n%v", server.Stats(), client.Stats())
 	}
 	if st := server.Stats().TCP; st.IdleResets != 1 {
 		t.Fatalf("idle resets %d, want 1\n%v", st.IdleResets, server.Stats())

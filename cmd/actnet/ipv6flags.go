@@ -151,13 +151,15 @@ func ipv6Config(v6 ipv6Flag, gw addr6Flag, iid iidFlag) actnet.IPv6Config {
 	return actnet.IPv6Config{Mode: v6.mode, Addr: v6.addr, Gateway: gw.a, IID: iid.k}
 }
 
-// ipv6Waiter is what the IPv6 family adds to a running stack (Stack.IPv6Addrs,
-// Stack.WaitIPv6). Until a build's Stack has them, serve has nothing to
-// wait for and logs nothing about IPv6 addresses.
+// ipv6Waiter is the part of *actnet.Stack that logIPv6Ready uses
+// (Stack.IPv6Addrs, Stack.WaitIPv6), so that its test can stand in for a
+// stack. serve passes its Stack: the compiler checks the methods.
 type ipv6Waiter interface {
 	IPv6Addrs() []netip.Prefix
 	WaitIPv6(ctx context.Context, global bool) (netip.Addr, error)
 }
+
+var _ ipv6Waiter = (*actnet.Stack)(nil)
 
 // logIPv6Ready logs the stack's IPv6 addresses once duplicate address
 // detection has let them be used: the first usable address (link-local,

@@ -147,11 +147,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	// them be used, by a goroutine that ends with the stack's life here.
 	v6ctx, v6cancel := context.WithCancel(context.Background())
 	v6done := make(chan struct{})
-	if w, ok := any(stack).(ipv6Waiter); ok {
-		go func() { defer close(v6done); logIPv6Ready(v6ctx, w, ipv6.mode, log) }()
-	} else {
-		close(v6done)
-	}
+	go func() { defer close(v6done); logIPv6Ready(v6ctx, stack, ipv6.mode, log) }()
 	stopV6 := func() { v6cancel(); <-v6done }
 	defer stopV6()
 	stopApps, err := startApps(stack, apps, log)

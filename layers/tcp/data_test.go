@@ -259,6 +259,22 @@ func TestZeroWindowPeerVanishes(t *testing.T) {
 	}
 }
 
+// An abort while probing a closed window resets at the peer's RCV.NXT
+// (SND.UNA), not at SND.NXT one past the probe byte: a peer with a closed
+// window takes a RST only there (RFC 9293 §3.10.7.4, RFC 5961 §3.2).
+func TestAbortWhileProbingZeroWindow(t *testing.T) {
+	h := newHarness(t).established()
+	h.c.SetNoDelay(true)
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, ZeroWin: true})
+	h.write("hello")
+	h.fire()
+	h.expect(S{F: FlagACK, Seq: h.loc, Ack: h.rem, Data: "h"})
+	h.send(S{F: FlagACK, Seq: h.rem, Ack: h.loc, ZeroWin: true})
+	h.c.Abort(h.now)
+	h.expect(S{F: FlagRST, Seq: h.loc})
+	h.state(StateClosed)
+}
+
 func TestSenderSWSAvoidance(t *testing.T) {
 	h := newHarness(t).established()
 	h.c.SetNoDelay(true)

@@ -62,7 +62,7 @@ func (c *Conn) receiveText(now time.Time, seg *Segment, seq Seq) {
 	if c.readClosed && len(payload) > 0 && seq.Add(len(payload)).GreaterThan(c.rcvNxt) {
 		// The user closed and will never read this: tell the peer
 		// with a reset rather than pretend (RFC 2525 §2.17).
-		c.sendRST(now, c.sndNxt)
+		c.sendRST(now, c.acceptableSeq())
 		c.enterClosed(nil)
 		return
 	}

@@ -124,12 +124,28 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 // ends each holding data the other refused for a closed window, that
 // stalled the connection for good (TestChaosKillConnectionsAndApps, 20
 // echo connections over the memory link).
+//
+// A reset that the connection sends (abort, timeout, data after close)
+// takes the same sequence number, for the same reason: RFC 5961 §3.2
+// lets a peer act on a RST only at exactly its RCV.NXT, and a peer whose
+// window is closed takes nothing else at all (§3.10.7.4). A reset at
+// SND.NXT after a zero-window probe lies one past that window; the peer
+// drops it and keeps the connection until its own probe draws a reset
+// from our closed end, if ever (TestIdleTimeoutResetsPeerNotReading).
 func (c *Conn) sendACK(now time.Time) {
+	c.emitSegment(now, c.acceptableSeq(), FlagACK, 0, 0)
+}
+
+// acceptableSeq is the sequence number for a segment that carries no data
+// (Linux's tcp_acceptable_seq): SND.MAX, but never past the right edge of
+// the peer's window. In SYN-RECEIVED our SYN still sits at SND.UNA, before
+// the window the peer offered: SND.MAX is the one number it can take.
+func (c *Conn) acceptableSeq() Seq {
 	seq := MaxSeq(c.sndNxt, c.sndMax)
-	if edge := c.sndUna.Add(c.sndWnd); seq.GreaterThan(edge) && c.state.synchronized() {
+	if edge := c.sndUna.Add(c.sndWnd); seq.GreaterThan(edge) && c.state.synchronized() && c.state != StateSynReceived {
 		seq = edge
 	}
-	c.emitSegment(now, seq, FlagACK, 0, 0)
+	return seq
 }
 
 // sendRST sends <SEQ=seq><CTL=RST> on the connection's tuple.

@@ -171,7 +171,7 @@ func (c *Conn) HandleTimer(now time.Time) {
 func (c *Conn) timeout(now time.Time) {
 	c.stats.Timeouts++
 	if c.state != StateSynSent {
-		c.sendRST(now, c.sndNxt)
+		c.sendRST(now, c.acceptableSeq())
 	}
 	if (c.state == StateSynSent || c.state == StateSynReceived) && c.softErr != nil {
 		// Say why the handshake never completed, if an ICMP error told

@@ -163,7 +163,7 @@ func (c *Conn) Close(now time.Time) error {
 func (c *Conn) Abort(now time.Time) {
 	switch c.state {
 	case StateSynReceived, StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
-		c.sendRST(now, c.sndNxt)
+		c.sendRST(now, c.acceptableSeq())
 	}
 	if c.state != StateClosed {
 		c.enterClosed(ErrAborted)
