@@ -75,7 +75,7 @@ func main() {
 	flag.IntVar(&b.rounds, "rounds", 5, "rounds; each runs every load on every stack once")
 	flag.DurationVar(&b.duration, "duration", 3*time.Second, "length of the bulk, request/response and connect-rate loads")
 	flag.IntVar(&b.conns, "conns", 10000, "connections of the idle load")
-	flag.DurationVar(&b.budget, "budget", 7*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
+	flag.DurationVar(&b.budget, "budget", 9*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
 	flag.StringVar(&stacks, "stacks", "actnet,gvisor,linux", "stacks to run")
 	flag.StringVar(&loads, "loads", strings.Join(report.Loads, ","), "tap loads to run")
 	flag.BoolVar(&b.inproc, "inproc", true, "also run the in-process memory-link benchmark")
