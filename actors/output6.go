@@ -82,9 +82,13 @@ type IPv6Output struct {
 	large *mailbox.Pool
 
 	// rt is the prefix list, default routers, redirects and path MTUs;
-	// the ipv6 actor updates it, senders read it.
+	// the ipv6 actor updates it, senders read it. Whoever locks rtMu
+	// unlocks it with unlockRT.
 	rtMu sync.Mutex
 	rt   *ndp.Routing
+	// linkMTU is rt's link MTU while rt holds no per-destination path
+	// MTU, else 0: PathMTU then needs no lock, as IPv4Output's pmtuLen.
+	linkMTU atomic.Int32
 
 	hopLimit atomic.Uint32
 	addrs    atomic.Pointer[addrView]
@@ -131,6 +135,7 @@ func NewIPv6Output(env *Env, opts IPv6Options) *IPv6Output {
 		errLimit: icmpv6.NewRateLimiter(icmpErrorRate, icmpErrorBurst),
 	}
 	o.hopLimit.Store(ipv6.DefaultHopLimit)
+	o.linkMTU.Store(int32(o.rt.LinkMTU()))
 	o.addrs.Store(&addrView{groups: map[netip.Addr]bool{ipv6.AllNodes: true}})
 	return o
 }
@@ -221,7 +226,7 @@ func (o *IPv6Output) nextHop(dst netip.Addr) (netip.Addr, bool) {
 	}
 	o.rtMu.Lock()
 	hop, err := o.rt.NextHop(dst, o.reach, o.env.Clock.Now())
-	o.rtMu.Unlock()
+	o.unlockRT()
 	if err == nil {
 		return hop, true
 	}
@@ -241,11 +246,25 @@ func (o *IPv6Output) Routable(dst netip.Addr) bool {
 	return ok
 }
 
+// unlockRT unlocks rtMu after republishing linkMTU, which any change to
+// rt under the lock may have changed.
+func (o *IPv6Output) unlockRT() {
+	if o.rt.PathMTUs() == 0 {
+		o.linkMTU.Store(int32(o.rt.LinkMTU()))
+	} else {
+		o.linkMTU.Store(0)
+	}
+	o.rtMu.Unlock()
+}
+
 // PathMTU is the MTU towards dst (RFC 8201), never below 1280.
 func (o *IPv6Output) PathMTU(dst netip.Addr) int {
-	o.rtMu.Lock()
-	mtu := o.rt.PathMTU(dst.WithZone(""), o.env.Clock.Now())
-	o.rtMu.Unlock()
+	mtu := int(o.linkMTU.Load())
+	if mtu == 0 {
+		o.rtMu.Lock()
+		mtu = o.rt.PathMTU(dst.WithZone(""), o.env.Clock.Now())
+		o.unlockRT()
+	}
 	return max(min(mtu, o.env.MTU), ipv6.MinMTU)
 }
 
@@ -255,7 +274,7 @@ func (o *IPv6Output) PathMTU(dst netip.Addr) int {
 func (o *IPv6Output) LowerPathMTU(dst netip.Addr, mtu, _ int) (int, bool) {
 	o.rtMu.Lock()
 	got, changed := o.rt.PacketTooBig(dst.WithZone(""), max(mtu, ipv6.MinMTU), o.env.Clock.Now())
-	o.rtMu.Unlock()
+	o.unlockRT()
 	if changed {
 		o.c.PathMTULowered.Inc()
 	}

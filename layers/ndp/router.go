@@ -130,6 +130,10 @@ func (r *Routing) Routes() []Route { return slices.Clone(r.routes) }
 // LinkMTU returns the link MTU in force.
 func (r *Routing) LinkMTU() int { return r.linkMTU }
 
+// PathMTUs is how many destinations have a path MTU of their own (from
+// Packet Too Big); while there are none, PathMTU is LinkMTU for all.
+func (r *Routing) PathMTUs() int { return r.pmtu.Len() }
+
 func expiry(now time.Time, sec uint32) time.Time { return far(now, Lifetime(sec)) }
 
 // HandleRouterAdvert applies a valid router advertisement from src (RFC

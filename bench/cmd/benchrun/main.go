@@ -75,7 +75,7 @@ func main() {
 	flag.IntVar(&b.rounds, "rounds", 5, "rounds; each runs every load on every stack once")
 	flag.DurationVar(&b.duration, "duration", 3*time.Second, "length of the bulk, request/response and connect-rate loads")
 	flag.IntVar(&b.conns, "conns", 10000, "connections of the idle load")
-	flag.DurationVar(&b.budget, "budget", 7*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
+	flag.DurationVar(&b.budget, "budget", 9*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
 	flag.StringVar(&stacks, "stacks", "actnet,gvisor,linux", "stacks to run")
 	flag.StringVar(&loads, "loads", strings.Join(report.Loads, ","), "tap loads to run")
 	flag.BoolVar(&b.inproc, "inproc", true, "also run the in-process memory-link benchmark")
@@ -201,15 +201,23 @@ func (b *bench) runOne(k stackKind, load string, round int) (res report.Result) 
 	if err != nil {
 		return report.Result{Error: "set-up: " + err.Error()}
 	}
-	if r := b.loadgen(clientNS, logFile, 20*time.Second, "-load", "ready"); r.Error != "" {
+	// An IPv6 load is its IPv4 twin aimed at the server's IPv6 address;
+	// readiness is checked over the same family (actnet's static address
+	// is usable only once its duplicate address detection is done).
+	base, v6 := report.IPv6(load)
+	host := serverAddr
+	if v6 {
+		host = serverAddr6
+	}
+	if r := b.loadgen(clientNS, logFile, 20*time.Second, "-load", "ready", "-host", host); r.Error != "" {
 		return report.Result{Error: "server did not come up: " + r.Error}
 	}
-	args := []string{"-load", load, "-duration", b.duration.String(), "-conns", strconv.Itoa(b.conns),
+	args := []string{"-load", base, "-host", host, "-duration", b.duration.String(), "-conns", strconv.Itoa(b.conns),
 		"-server-pid", strconv.Itoa(server.cmd.Process.Pid)}
 	if k.slab {
 		args = append(args, "-slab")
 	}
-	if load == report.CRR {
+	if base == report.CRR {
 		args = append(args, "-max-count", strconv.Itoa(crrMaxCount))
 	}
 	res = b.loadgen(clientNS, logFile, b.loadTimeout(load), args...)

@@ -13,9 +13,14 @@ const (
 	linuxAddr  = "10.0.0.1"
 	serverAddr = "10.0.0.2"
 	prefixLen  = "24"
-	echoPort   = 9000
-	discardPrt = 9001
-	sourcePort = 9002
+	// The IPv6 loads use a unique local prefix, static on both ends (and
+	// Linux's without DAD), so that no router advertisement is involved.
+	linuxAddr6  = "fd00:77::1"
+	serverAddr6 = "fd00:77::2"
+	prefixLen6  = "64"
+	echoPort    = 9000
+	discardPrt  = 9001
+	sourcePort  = 9002
 )
 
 // stackKind is one of the servers the benchmark compares.
@@ -37,9 +42,9 @@ var stackKinds = []stackKind{
 	{name: "Linux (veth)", label: "Linux", short: "linux", setup: setupLinux, slab: true},
 }
 
-// tapNS makes a namespace with a tap device whose Linux end is linuxAddr;
-// the userspace stack attaches to the tap at serverAddr. This is what
-// actnet's own tap tests and `make demo` do.
+// tapNS makes a namespace with a tap device whose Linux end is linuxAddr
+// and linuxAddr6; the userspace stack attaches to the tap at serverAddr
+// and serverAddr6. This is what actnet's own tap tests and `make demo` do.
 func (b *bench) tapNS() (string, error) {
 	ns, err := b.w.newNS()
 	if err != nil {
@@ -48,6 +53,7 @@ func (b *bench) tapNS() (string, error) {
 	return ns, runAll(
 		[]string{"ip", "-n", ns, "tuntap", "add", "tap0", "mode", "tap"},
 		[]string{"ip", "-n", ns, "addr", "add", linuxAddr + "/" + prefixLen, "dev", "tap0"},
+		[]string{"ip", "-n", ns, "addr", "add", linuxAddr6 + "/" + prefixLen6, "dev", "tap0", "nodad"},
 		[]string{"ip", "-n", ns, "link", "set", "tap0", "up"},
 		clientSysctls(ns),
 	)
@@ -72,7 +78,7 @@ func setupActnet(b *bench, logFile *os.File) (string, *proc, error) {
 		return "", nil, err
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(b.binDir, "actnet"), "serve",
-		"--tap", "tap0", "--ipv4", serverAddr+"/"+prefixLen, "--log-level", "warn",
+		"--tap", "tap0", "--ipv4", serverAddr+"/"+prefixLen, "--ipv6", serverAddr6+"/"+prefixLen6, "--log-level", "warn",
 		"--app", "echo:"+strconv.Itoa(echoPort),
 		"--app", "discard:"+strconv.Itoa(discardPrt),
 		"--app", "source:"+strconv.Itoa(sourcePort))
@@ -87,7 +93,7 @@ func setupGVisor(b *bench, logFile *os.File) (string, *proc, error) {
 		return "", nil, err
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(b.binDir, "gvisor-server"),
-		"--tap", "tap0", "--ipv4", serverAddr+"/"+prefixLen,
+		"--tap", "tap0", "--ipv4", serverAddr+"/"+prefixLen, "--ipv6", serverAddr6+"/"+prefixLen6,
 		"--echo", strconv.Itoa(echoPort), "--discard", strconv.Itoa(discardPrt), "--source", strconv.Itoa(sourcePort))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p, err := b.w.start(cmd)
@@ -110,6 +116,8 @@ func setupLinux(b *bench, logFile *os.File) (string, *proc, error) {
 		[]string{"ip", "-n", client, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", server},
 		[]string{"ip", "-n", client, "addr", "add", linuxAddr + "/" + prefixLen, "dev", "veth0"},
 		[]string{"ip", "-n", server, "addr", "add", serverAddr + "/" + prefixLen, "dev", "veth1"},
+		[]string{"ip", "-n", client, "addr", "add", linuxAddr6 + "/" + prefixLen6, "dev", "veth0", "nodad"},
+		[]string{"ip", "-n", server, "addr", "add", serverAddr6 + "/" + prefixLen6, "dev", "veth1", "nodad"},
 		[]string{"ip", "-n", client, "link", "set", "veth0", "up"},
 		[]string{"ip", "-n", server, "link", "set", "veth1", "up"},
 		clientSysctls(client),
@@ -117,7 +125,7 @@ func setupLinux(b *bench, logFile *os.File) (string, *proc, error) {
 		return client, nil, err
 	}
 	cmd := exec.Command("ip", "netns", "exec", server, filepath.Join(b.binDir, "linux-server"),
-		"--host", serverAddr,
+		"--host", serverAddr, "--host6", serverAddr6,
 		"--echo", strconv.Itoa(echoPort), "--discard", strconv.Itoa(discardPrt), "--source", strconv.Itoa(sourcePort))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p, err := b.w.start(cmd)

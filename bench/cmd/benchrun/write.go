@@ -32,10 +32,15 @@ type metric struct {
 
 var metrics = []metric{
 	{"Bulk into the stack (client → discard)", "Gbit/s", report.BulkIn, gbps, false, "bulk in"},
+	{"Bulk into the stack over IPv6", "Gbit/s", report.BulkIn6, gbps, false, "bulk in, IPv6"},
 	{"Bulk out of the stack (source → client)", "Gbit/s", report.BulkOut, gbps, false, "bulk out"},
+	{"Bulk out of the stack over IPv6", "Gbit/s", report.BulkOut6, gbps, false, "bulk out, IPv6"},
 	{"Request/response, 1 byte, one connection", "transactions/s", report.RR, perSecond, false, "req/resp"},
-	{"… latency p50", "µs", report.RR, func(r report.Result) float64 { return r.P50Micros }, true, "req/resp p50"},
-	{"… latency p99", "µs", report.RR, func(r report.Result) float64 { return r.P99Micros }, true, "req/resp p99"},
+	{"… latency p50", "µs", report.RR, p50, true, "req/resp p50"},
+	{"… latency p99", "µs", report.RR, p99, true, "req/resp p99"},
+	{"Request/response, 1 byte, over IPv6", "transactions/s", report.RR6, perSecond, false, "req/resp, IPv6"},
+	{"… latency p50", "µs", report.RR6, p50, true, "req/resp p50, IPv6"},
+	{"… latency p99", "µs", report.RR6, p99, true, "req/resp p99, IPv6"},
 	{"Connect, 1-byte echo, close (sequential)", "connections/s", report.CRR, perSecond, false, "connect rate"},
 	{"Idle connections: server memory each", "KiB/connection", report.Idle, idleKiB, true, "idle mem/conn"},
 	{"In-process bulk, 2 stacks (memory link / channel)", "Gbit/s", inprocLoad, gbps, false, "in-process bulk"},
@@ -43,6 +48,21 @@ var metrics = []metric{
 
 func gbps(r report.Result) float64      { return r.Gbps }
 func perSecond(r report.Result) float64 { return r.PerSecond }
+func p50(r report.Result) float64       { return r.P50Micros }
+func p99(r report.Result) float64       { return r.P99Micros }
+
+// familyPairs are the loads run over both families, for the table of
+// IPv6 against IPv4.
+var familyPairs = []struct {
+	title    string
+	v4, v6   string
+	valueOf  func(report.Result) float64
+	unitNote string
+}{
+	{"Bulk into the stack", report.BulkIn, report.BulkIn6, gbps, "Gbit/s"},
+	{"Bulk out of the stack", report.BulkOut, report.BulkOut6, gbps, "Gbit/s"},
+	{"Request/response, 1 byte", report.RR, report.RR6, perSecond, "transactions/s"},
+}
 
 // idleKiB is the server's resident memory growth per connection; for
 // Linux it adds the server's half of the kernel's slab growth, since
@@ -102,6 +122,7 @@ func (b *bench) write() error {
 	fmt.Fprintf(&md, "--:|\n")
 	var failures []string
 	var panels []chart.Panel
+	errsListed := map[string]bool{}
 	for _, m := range metrics {
 		if m.load != inprocLoad && !contains(b.loads, m.load) || m.load == inprocLoad && !b.inproc {
 			continue
@@ -126,7 +147,8 @@ func (b *bench) write() error {
 				note = "FAIL"
 			}
 			p.Notes = append(p.Notes, note)
-			if !strings.HasPrefix(m.title, "…") { // the latency rows share the rr runs and their errors
+			if !errsListed[k.short+" "+m.load] { // the latency rows share the rr runs and their errors
+				errsListed[k.short+" "+m.load] = true
 				for _, e := range c.errs {
 					failures = append(failures, fmt.Sprintf("%s, %s, %s", k.name, m.load, e))
 				}
@@ -139,9 +161,12 @@ func (b *bench) write() error {
 		fmt.Fprintf(&md, " %s |\n", ratio)
 		panels = append(panels, p)
 	}
+	b.writeFamilies(&md)
 	fmt.Fprintf(&md, "\nFor Linux the idle row adds the server's half of the kernel's slab growth (`/proc/meminfo` Slab) "+
 		"to the server process's RSS growth; for actnet and gVisor it is the server process's RSS growth (`/proc/PID/status` VmRSS), "+
 		"since their connection state lives in the process. Ratios below 1 mean actnet is slower, except in the rows where lower is better.\n")
+	fmt.Fprintf(&md, "\nRows that do not say IPv6 run over IPv4 (%s → %s); the IPv6 rows run the same load on the same kind of server, "+
+		"which has both addresses, at %s → %s (static, on both ends).\n", linuxAddr, serverAddr, linuxAddr6, serverAddr6)
 	for _, n := range b.notes {
 		fmt.Fprintf(&md, "\n%s\n", n)
 	}
@@ -172,6 +197,41 @@ func (b *bench) write() error {
 	}
 	title := fmt.Sprintf("actnet vs gVisor netstack vs Linux, median of %d rounds, %s", b.roundsDone, now.Format("2006-01-02"))
 	return chart.Write(f, title, series, panels)
+}
+
+// writeFamilies adds a table of each stack's IPv6 figure over its IPv4
+// figure for the loads run over both, from the same rounds.
+func (b *bench) writeFamilies(md *bytes.Buffer) {
+	var rows []string
+	for _, fp := range familyPairs {
+		if !contains(b.loads, fp.v4) || !contains(b.loads, fp.v6) {
+			continue
+		}
+		row := fmt.Sprintf("| %s | %s |", fp.title, fp.unitNote)
+		for _, k := range b.stacks {
+			m4 := metric{load: fp.v4, value: fp.valueOf}
+			m6 := metric{load: fp.v6, value: fp.valueOf}
+			c4, c6 := b.cell(k.short, m4), b.cell(k.short, m6)
+			if math.IsNaN(c4.median) || math.IsNaN(c6.median) || c4.median == 0 {
+				row += " n/a |"
+				continue
+			}
+			row += fmt.Sprintf(" %s → %s (%.2f×) |", chart.Format(c4.median), chart.Format(c6.median), c6.median/c4.median)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(md, "\nIPv4 → IPv6, the medians above, with IPv6's as a share of IPv4's (higher is better; 1.00× means no cost for IPv6):\n\n| load | unit |")
+	for _, k := range b.stacks {
+		fmt.Fprintf(md, " %s |", k.name)
+	}
+	fmt.Fprintf(md, "\n|---|---|")
+	for range b.stacks {
+		fmt.Fprintf(md, "--:|")
+	}
+	fmt.Fprintf(md, "\n%s\n", strings.Join(rows, "\n"))
 }
 
 var colors = map[string]color.RGBA{

@@ -21,7 +21,6 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/actnet/actnet/bench/internal/gvstack"
@@ -31,7 +30,8 @@ import (
 func main() {
 	var (
 		tap     = flag.String("tap", "tap0", "tap device (must exist)")
-		ipv4Str = flag.String("ipv4", "10.0.0.2/24", "the stack's address and prefix")
+		ipv4Str = flag.String("ipv4", "10.0.0.2/24", "the stack's IPv4 address and prefix")
+		ipv6Str = flag.String("ipv6", "", "the stack's IPv6 address and prefix (none if empty)")
 		macStr  = flag.String("mac", "02:00:00:00:00:02", "the stack's MAC address")
 		mtu     = flag.Uint("mtu", 1500, "link MTU")
 		echo    = flag.Uint("echo", 9000, "echo port")
@@ -39,7 +39,7 @@ func main() {
 		source  = flag.Uint("source", 9002, "source port")
 	)
 	flag.Parse()
-	if err := run(*tap, *ipv4Str, *macStr, uint32(*mtu), map[uint16]servers.Handler{
+	if err := run(*tap, *ipv4Str, *ipv6Str, *macStr, uint32(*mtu), map[uint16]servers.Handler{
 		uint16(*echo): servers.Echo, uint16(*discard): servers.Discard, uint16(*source): servers.Source,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "gvisor-server:", err)
@@ -47,10 +47,24 @@ func main() {
 	}
 }
 
-func run(tap, ipv4Str, macStr string, mtu uint32, apps map[uint16]servers.Handler) error {
+func run(tap, ipv4Str, ipv6Str, macStr string, mtu uint32, apps map[uint16]servers.Handler) error {
 	prefix, err := netip.ParsePrefix(ipv4Str)
 	if err != nil {
 		return err
+	}
+	if !prefix.Addr().Is4() {
+		return fmt.Errorf("--ipv4 %s is not an IPv4 prefix", ipv4Str)
+	}
+	prefixes := []netip.Prefix{prefix}
+	if ipv6Str != "" {
+		p6, err := netip.ParsePrefix(ipv6Str)
+		if err != nil {
+			return err
+		}
+		if !p6.Addr().Is6() || p6.Addr().Is4In6() {
+			return fmt.Errorf("--ipv6 %s is not an IPv6 prefix", ipv6Str)
+		}
+		prefixes = append(prefixes, p6)
 	}
 	mac, err := net.ParseMAC(macStr)
 	if err != nil {
@@ -72,20 +86,25 @@ func run(tap, ipv4Str, macStr string, mtu uint32, apps map[uint16]servers.Handle
 	if err != nil {
 		return err
 	}
-	s, err := gvstack.New(link, prefix)
+	s, err := gvstack.New(link, prefixes...)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	// A gVisor endpoint serves one family, so each port has a listener
+	// per address.
 	for port, h := range apps {
-		l, err := gonet.ListenTCP(s, gvstack.FullAddress(prefix.Addr(), port), ipv4.ProtocolNumber)
-		if err != nil {
-			return fmt.Errorf("listening on %d: %w", port, err)
+		for _, p := range prefixes {
+			a := p.Addr()
+			l, err := gonet.ListenTCP(s, gvstack.FullAddress(a, port), gvstack.Protocol(a))
+			if err != nil {
+				return fmt.Errorf("listening on [%s]:%d: %w", a, port, err)
+			}
+			defer l.Close()
+			go servers.Serve(l, h)
 		}
-		defer l.Close()
-		go servers.Serve(l, h)
 	}
-	fmt.Fprintf(os.Stderr, "gvisor-server: serving on %s (%s) at %s\n", tap, mac, prefix)
+	fmt.Fprintf(os.Stderr, "gvisor-server: serving on %s (%s) at %v\n", tap, mac, prefixes)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig

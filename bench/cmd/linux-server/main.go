@@ -17,22 +17,29 @@ import (
 
 func main() {
 	var (
-		host    = flag.String("host", "10.0.0.2", "address to listen on")
+		host    = flag.String("host", "10.0.0.2", "IPv4 address to listen on")
+		host6   = flag.String("host6", "", "IPv6 address to listen on as well (none if empty)")
 		echo    = flag.Int("echo", 9000, "echo port")
 		discard = flag.Int("discard", 9001, "discard port")
 		source  = flag.Int("source", 9002, "source port")
 	)
 	flag.Parse()
-	for port, h := range map[int]servers.Handler{*echo: servers.Echo, *discard: servers.Discard, *source: servers.Source} {
-		l, err := net.Listen("tcp4", net.JoinHostPort(*host, strconv.Itoa(port)))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "linux-server:", err)
-			os.Exit(1)
-		}
-		defer l.Close()
-		go servers.Serve(l, h)
+	addrs := map[string]string{"tcp4": *host}
+	if *host6 != "" {
+		addrs["tcp6"] = *host6
 	}
-	fmt.Fprintf(os.Stderr, "linux-server: serving at %s\n", *host)
+	for port, h := range map[int]servers.Handler{*echo: servers.Echo, *discard: servers.Discard, *source: servers.Source} {
+		for network, a := range addrs {
+			l, err := net.Listen(network, net.JoinHostPort(a, strconv.Itoa(port)))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "linux-server:", err)
+				os.Exit(1)
+			}
+			defer l.Close()
+			go servers.Serve(l, h)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "linux-server: serving at %s %s\n", *host, *host6)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig

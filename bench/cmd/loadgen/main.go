@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -42,8 +43,9 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.load, "load", "", "load to run: ready, "+strings.Join(report.Loads, ", "))
-	flag.StringVar(&c.host, "host", "10.0.0.2", "server address")
+	flag.StringVar(&c.load, "load", "", "load to run: ready, "+strings.Join(report.Loads, ", ")+
+		" (an IPv6 load is its IPv4 twin; -host picks the family)")
+	flag.StringVar(&c.host, "host", "10.0.0.2", "server address, IPv4 or IPv6")
 	flag.IntVar(&c.echo, "echo", 9000, "echo port")
 	flag.IntVar(&c.discard, "discard", 9001, "discard port")
 	flag.IntVar(&c.source, "source", 9002, "source port")
@@ -61,6 +63,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 
+	base, _ := report.IPv6(c.load)
 	run := map[string]func(context.Context, config) report.Result{
 		"ready":        ready,
 		report.BulkIn:  bulkIn,
@@ -68,7 +71,7 @@ func main() {
 		report.RR:      rr,
 		report.CRR:     crr,
 		report.Idle:    idle,
-	}[c.load]
+	}[base]
 	if run == nil {
 		fmt.Fprintf(os.Stderr, "loadgen: unknown -load %q\n", c.load)
 		os.Exit(2)
@@ -103,9 +106,18 @@ func raiseFileLimit() {
 
 func (c config) addr(port int) string { return net.JoinHostPort(c.host, strconv.Itoa(port)) }
 
+// network is tcp4 or tcp6, after the family of -host, so that a load
+// never falls back from one family to the other.
+func (c config) network() string {
+	if a, err := netip.ParseAddr(c.host); err == nil && a.Is6() && !a.Is4In6() {
+		return "tcp6"
+	}
+	return "tcp4"
+}
+
 func (c config) dial(ctx context.Context, port int) (*net.TCPConn, error) {
 	d := net.Dialer{Timeout: c.dialTimout}
-	conn, err := d.DialContext(ctx, "tcp4", c.addr(port))
+	conn, err := d.DialContext(ctx, c.network(), c.addr(port))
 	if err != nil {
 		return nil, err
 	}

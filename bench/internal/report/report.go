@@ -16,8 +16,29 @@ const (
 	Idle    = "idle"     // many concurrent idle connections
 )
 
-// Loads lists every tap load.
-var Loads = []string{BulkIn, BulkOut, RR, CRR, Idle}
+// The same loads over IPv6: the runner gives the load generator the
+// stack's IPv6 address instead of its IPv4 one.
+const (
+	BulkIn6  = BulkIn + v6Suffix
+	BulkOut6 = BulkOut + v6Suffix
+	RR6      = RR + v6Suffix
+)
+
+const v6Suffix = "6"
+
+// Loads lists every tap load. Each IPv6 load follows its IPv4 twin, so
+// that the two families alternate within every round.
+var Loads = []string{BulkIn, BulkIn6, BulkOut, BulkOut6, RR, RR6, CRR, Idle}
+
+// IPv6 splits an IPv6 load's name into its IPv4 twin's and true; other
+// loads come back unchanged with false.
+func IPv6(load string) (base string, v6 bool) {
+	switch load {
+	case BulkIn6, BulkOut6, RR6:
+		return load[:len(load)-len(v6Suffix)], true
+	}
+	return load, false
+}
 
 // Result is one run of one load against one server, printed by loadgen as
 // a single JSON object. Only the fields of the load that ran are set.

@@ -34,3 +34,17 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+func TestIPv6(t *testing.T) {
+	for _, c := range []struct {
+		load, base string
+		v6         bool
+	}{
+		{BulkIn6, BulkIn, true}, {BulkOut6, BulkOut, true}, {RR6, RR, true},
+		{BulkIn, BulkIn, false}, {CRR, CRR, false}, {Idle, Idle, false},
+	} {
+		if base, v6 := IPv6(c.load); base != c.base || v6 != c.v6 {
+			t.Errorf("IPv6(%q) = %q, %v; want %q, %v", c.load, base, v6, c.base, c.v6)
+		}
+	}
+}
