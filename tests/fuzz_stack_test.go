@@ -101,7 +101,10 @@ func runFuzzStack(t *testing.T, in []byte) actnet.Stats {
 	idle := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := actors.WaitIdle(ctx, run, da, clock); err != nil {
+		// db too: the frames the stack sends must have reached the
+		// peer's reader (which learns the ISNs that ack records use)
+		// before the next record goes in.
+		if err := actors.WaitIdle(ctx, run, da, db, clock); err != nil {
 			t.Fatalf("stack never went idle: %v", err)
 		}
 	}
