@@ -12,6 +12,7 @@ import (
 	"github.com/actnet/actnet/layers/ipfrag"
 	"github.com/actnet/actnet/layers/ipv4"
 	"github.com/actnet/actnet/layers/pmtu"
+	"github.com/actnet/actnet/layers/tokenbucket"
 	"github.com/actnet/actnet/mailbox"
 )
 
@@ -44,7 +45,7 @@ type IPv4Output struct {
 	pmtuLen atomic.Int32 // entries in pmtu, so Send skips the lock when 0
 
 	errMu    sync.Mutex
-	errLimit *icmpv4.RateLimiter
+	errLimit *tokenbucket.Bucket
 }
 
 // ICMP error rate limit: like Linux's icmp_msgs_per_sec and burst.
@@ -60,7 +61,7 @@ func NewIPv4Output(env *Env) *IPv4Output {
 		counters: &env.Counters.IPv4,
 		large:    mailbox.NewPool(mailbox.LargeSize),
 		pmtu:     pmtu.New(pmtu.Config{}),
-		errLimit: icmpv4.NewRateLimiter(icmpErrorRate, icmpErrorBurst),
+		errLimit: tokenbucket.New(icmpErrorRate, icmpErrorBurst),
 		icmp:     &env.Counters.ICMPv4,
 	}
 	return o

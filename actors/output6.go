@@ -14,6 +14,7 @@ import (
 	"github.com/actnet/actnet/layers/icmpv6"
 	"github.com/actnet/actnet/layers/ipv6"
 	"github.com/actnet/actnet/layers/ndp"
+	"github.com/actnet/actnet/layers/tokenbucket"
 	"github.com/actnet/actnet/mailbox"
 )
 
@@ -95,7 +96,7 @@ type IPv6Output struct {
 	neigh    atomic.Pointer[map[netip.Addr]neighbor6]
 
 	errMu    sync.Mutex
-	errLimit *icmpv6.RateLimiter
+	errLimit *tokenbucket.Bucket
 
 	// changed is closed (and replaced) when the usable addresses change.
 	changedMu sync.Mutex
@@ -132,7 +133,7 @@ func NewIPv6Output(env *Env, opts IPv6Options) *IPv6Output {
 		icmp:     &env.Counters.ICMPv6,
 		large:    mailbox.NewPool(mailbox.LargeSize),
 		rt:       ndp.NewRouting(ndp.RoutingConfig{LinkMTU: env.MTU}),
-		errLimit: icmpv6.NewRateLimiter(icmpErrorRate, icmpErrorBurst),
+		errLimit: tokenbucket.New(icmpErrorRate, icmpErrorBurst),
 	}
 	o.hopLimit.Store(ipv6.DefaultHopLimit)
 	o.linkMTU.Store(int32(o.rt.LinkMTU()))

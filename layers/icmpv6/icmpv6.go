@@ -190,7 +190,8 @@ func EmitEchoReply(b []byte, request Message, src, dst netip.Addr) int {
 // for parameter problem. invoking is the offending packet from its fixed
 // header on; as much of it is quoted as fits b and the 1280-byte cap of
 // RFC 4443 §2.4 (c) (MaxErrorLen). Whether an error may be sent at all is
-// decided by ErrorAllowed, and how often by a RateLimiter.
+// decided by ErrorAllowed, and how often by the send path's token bucket
+// (layers/tokenbucket).
 func EmitError(b []byte, typ, code uint8, extra uint32, invoking []byte, src, dst netip.Addr) int {
 	quoted := min(len(invoking), MaxErrorLen-HeaderLen, len(b)-HeaderLen)
 	if quoted < min(len(invoking), ipv6.HeaderLen) {

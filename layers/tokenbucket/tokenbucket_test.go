@@ -1,13 +1,13 @@
-package icmpv6
+package tokenbucket
 
 import (
 	"testing"
 	"time"
 )
 
-func TestRateLimiter(t *testing.T) {
+func TestBucket(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := NewRateLimiter(10, 3)
+	l := New(10, 3)
 	for i := range 3 {
 		if !l.Allow(t0) {
 			t.Fatalf("burst token %d refused", i)
