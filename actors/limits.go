@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"time"
-
 	"github.com/actnet/actnet/layers/arp"
 	"github.com/actnet/actnet/layers/ipfrag"
 )
@@ -62,28 +60,4 @@ func (l Limits) withDefaults() Limits {
 		l.BufferMemory = DefaultBufferMemory
 	}
 	return l
-}
-
-// tokenBucket admits rate events a second, in bursts of up to burst.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate int) tokenBucket {
-	burst := max(float64(rate)/10, 1)
-	return tokenBucket{rate: float64(rate), burst: burst, tokens: burst}
-}
-
-// take spends a token if one is there at now.
-func (b *tokenBucket) take(now time.Time) bool {
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/actnet/actnet/layers/tcp"
+	"github.com/actnet/actnet/layers/tokenbucket"
 	"github.com/actnet/actnet/mailbox"
 	"github.com/actnet/actnet/supervisor"
 )
@@ -221,7 +222,7 @@ type tcpActor struct {
 	cfg       tcp.Config
 	maxConns  int
 	// spawns rate-limits the connection actors of passive opens.
-	spawns tokenBucket
+	spawns *tokenbucket.Bucket
 	emit   tcp.Emitter
 	// appStrategy supervises app actors, which are their connection
 	// actor's children.
@@ -237,7 +238,7 @@ func newTCPActor(env *Env, out *Outputs) *tcpActor {
 		records:   make(map[string]*connRecord),
 		listeners: make(map[uint16]*listener),
 		maxConns:  env.Limits.MaxConns,
-		spawns:    newTokenBucket(env.Limits.ConnSpawnRate),
+		spawns:    tokenbucket.New(float64(env.Limits.ConnSpawnRate), max(env.Limits.ConnSpawnRate/10, 1)),
 	}
 	a.guard = newGuard(env, "tcp", &a.c.HandlerCrashes)
 	crand.Read(a.secret[:])
@@ -484,7 +485,7 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 	case len(a.conns) >= a.maxConns:
 		a.c.TableFull.Inc()
 		return
-	case !a.spawns.take(now):
+	case !a.spawns.Allow(now):
 		// More new connections a second than actors may be spawned:
 		// a cookie costs no actor, and the peer still gets in.
 		a.c.SpawnRateLimited.Inc()
@@ -549,7 +550,7 @@ func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *
 		a.c.TableFull.Inc()
 		return true // dropped: the peer's retransmission may find room
 	}
-	if !a.spawns.take(now) {
+	if !a.spawns.Allow(now) {
 		a.c.SpawnRateLimited.Inc()
 		return true // dropped, as above
 	}
