@@ -37,7 +37,15 @@ func newStack6(t testing.TB, dev device.Device, addr netip.Prefix, v6 actnet.IPv
 // usable IPv6 address (a global one when static).
 func pair6(t testing.TB, static bool) (a, b *actnet.Stack, da, db *device.Memory) {
 	t.Helper()
-	da, db = device.NewMemoryPair(device.MemoryConfig{MACA: macA6, MACB: macB6})
+	return pair6With(t, static, device.MemoryConfig{})
+}
+
+// pair6With is pair6 on a memory link configured by cfg (its MACs
+// replaced by macA6 and macB6).
+func pair6With(t testing.TB, static bool, cfg device.MemoryConfig) (a, b *actnet.Stack, da, db *device.Memory) {
+	t.Helper()
+	cfg.MACA, cfg.MACB = macA6, macB6
+	da, db = device.NewMemoryPair(cfg)
 	ca, cb := actnet.IPv6Config{}, actnet.IPv6Config{}
 	if static {
 		ca = actnet.IPv6Config{Mode: actnet.IPv6Static, Addr: v6A}
