@@ -95,12 +95,12 @@ func buildQuery(id uint16, q question, edns bool) ([]byte, error) {
 type rejectReason int
 
 const (
-	accepted       rejectReason = iota
-	rejectSource                // not from the server's address and port
-	rejectMalformed             // does not parse
-	rejectNotReply              // QR clear, or not a standard query
-	rejectID                    // another ID
-	rejectQuestion              // another question
+	accepted        rejectReason = iota
+	rejectSource                 // not from the server's address and port
+	rejectMalformed              // does not parse
+	rejectNotReply               // QR clear, or not a standard query
+	rejectID                     // another ID
+	rejectQuestion               // another question
 )
 
 var rejectNames = [...]string{
