@@ -373,6 +373,9 @@ func (l *loop) startNext() {
 	l.stopTimer = l.clock.AfterFunc(l.attemptDelay, func() { l.send(event{kind: evAttemptDelay, gen: gen}) })
 	go func() {
 		c, err := l.d.Dial(actx, "tcp", ap.String())
+		if err != nil {
+			c = nil // a failed dial's conn may be a typed nil: never touch it
+		}
 		l.send(event{kind: evAttemptDone, attempt: i, conn: c, err: err})
 	}()
 }

@@ -416,3 +416,30 @@ func TestIPLiteralAndFamilies(t *testing.T) {
 		t.Fatalf("tcp4: %v, %+v", res.err, res.report)
 	}
 }
+
+// A failed attempt's conn is never used, even when a dial function returns
+// a typed nil in a non-nil interface with its error (as a loser does when
+// it is cancelled after the dial is over).
+func TestFailedDialsConnIsIgnored(t *testing.T) {
+	h := newHarness(t)
+	loserDone := make(chan struct{})
+	h.d.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+		if netip.MustParseAddrPort(address).Addr() == v6a {
+			<-ctx.Done()
+			defer close(loserDone)
+			var c *fakeConn // Close on it would panic
+			return c, ctx.Err()
+		}
+		return &fakeConn{closed: make(chan struct{})}, nil
+	}
+	ch := h.dial("tcp", "svc.test:80")
+	h.res.aaaa <- answer{addrs: []netip.Addr{v6a}}
+	h.waitStep("AAAA")
+	h.res.a <- answer{addrs: []netip.Addr{v4a}}
+	h.waitStep("A")
+	h.clock.Advance(250 * ms)
+	if res := <-ch; res.err != nil || res.report.Winner.Addr() != v4a {
+		t.Fatalf("got %v", res.err)
+	}
+	<-loserDone
+}
