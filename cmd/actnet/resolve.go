@@ -110,6 +110,7 @@ func resolve(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("actnet resolve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
+	verbose := fs.Bool("v", false, "print the resolver's counters (queries over UDP and TCP, truncated replies, rejected replies, timeouts) on standard error at the end")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: actnet resolve --tap NAME --ipv4 ADDR/PREFIX --nameserver IP [flags] NAME...")
 		fmt.Fprintln(fs.Output(), "Prints NAME: ADDR ADDR ... (A and AAAA) for each name. Exit 0: all resolved; 1: one did not (or the stack failed); 2: bad command line.")
@@ -160,6 +161,13 @@ func resolve(args []string, stdout, stderr io.Writer) int {
 			texts[i] = a.String()
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", name, strings.Join(texts, " "))
+	}
+	if *verbose {
+		st := r.Stats()
+		fmt.Fprintf(stderr, "* %d UDP queries, %d truncated, %d TCP queries, %d timeouts, %d replies rejected (source %d, ID %d, question %d, malformed %d), %d SERVFAIL\n",
+			st.UDPQueries, st.Truncated, st.TCPQueries, st.Timeouts,
+			st.RejectedSource+st.RejectedID+st.RejectedQuestion+st.RejectedMalformed+st.RejectedNotReply,
+			st.RejectedSource, st.RejectedID, st.RejectedQuestion, st.RejectedMalformed, st.ServerFailures)
 	}
 	return code
 }
