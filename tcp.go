@@ -259,7 +259,11 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 		if !ap.Addr().IsValid() {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("missing address")}
 		}
-		return s.DialTCP(ctx, ap)
+		c, err := s.DialTCP(ctx, ap)
+		if err != nil {
+			return nil, err // not a nil *Conn in a non-nil net.Conn
+		}
+		return c, nil
 	case "udp", "udp4", "udp6":
 		ap, err := parseAddrPort(network, address, "udp")
 		if err != nil {

@@ -6,48 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
 	"time"
-
-	"github.com/rs/zerolog"
-
-	"github.com/actnet/actnet"
-	"github.com/actnet/actnet/device"
-	"github.com/actnet/actnet/layers/tcp"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("actnet serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	sf := addStackFlags(fs)
 	var (
-		tap     = fs.String("tap", "", "tap device to attach to; created if missing (required)")
-		ipv4    prefixFlag
-		gateway addrFlag
-		ipv6    ipv6Flag
-		gw6     addr6Flag
-		iid     iidFlag
-		macText = fs.String("mac", "", "the stack's MAC address (default: random, locally administered)")
-		mtu     = fs.Int("mtu", 1500, "link MTU")
-		pcap    = fs.String("pcap", "", "write every frame, both directions, to this pcap file")
-		level   = levelFlag{l: zerolog.InfoLevel}
 		cpuProf = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
-		cc      = fs.String("tcp-cc", "cubic", "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)")
-		noSACK  = fs.Bool("tcp-no-sack", false, "turn selective acknowledgments (RFC 2018/6675) off")
-		noTS    = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
 	)
-	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
-	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
-	fs.Var(&ipv6, "ipv6", "IPv6: auto (the default: a link-local address, plus SLAAC addresses and default routers from router advertisements), none (IPv6 off), or a static ADDR/PREFIX such as 2001:db8:1::2/64 (besides the link-local address)")
-	fs.Var(&gw6, "ipv6-gateway", "default IPv6 router, link-local or on the --ipv6 prefix; only with a static --ipv6 (router advertisements may add others)")
-	fs.Var(&iid, "ipv6-iid", "interface identifiers of the link-local and SLAAC addresses: eui64 (the default: from the MAC, RFC 4291), stable (RFC 7217; its secret is drawn at start, so stable while the process runs) or random")
-	fs.Var(&level, "log-level", "log level: trace, debug, info, warn, error")
 	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo; default echo:9000)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
@@ -63,31 +38,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "actnet serve: "+format+"\n", a...)
 		return 2
 	}
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
-	case *tap == "":
-		return bad("--tap is required")
-	case !ipv4.p.IsValid():
-		return bad("--ipv4 is required")
-	case *idle < 0:
-		return bad("--idle-timeout %v is negative", *idle)
-	case *mtu < 576 || *mtu > 65535:
-		return bad("--mtu %d is out of range (576 to 65535)", *mtu)
-	case gateway.a.IsValid() && !ipv4.p.Contains(gateway.a):
-		return bad("--ipv4-gateway %s is not on the link %s", gateway.a, ipv4.p.Masked())
-	case gateway.a == ipv4.p.Addr():
-		return bad("--ipv4-gateway %s is the stack's own address", gateway.a)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := checkIPv6(ipv6, gw6, set); err != nil {
+	if err := sf.check(fs); err != nil {
 		return bad("%v", err)
 	}
-	if *pcap != "" {
-		if err := checkPcapPath(*pcap); err != nil {
-			return bad("%v", err)
-		}
+	if *idle < 0 {
+		return bad("--idle-timeout %v is negative", *idle)
 	}
 	if len(apps) == 0 {
 		apps = defaultApps
@@ -95,52 +53,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := checkApps(apps); err != nil {
 		return bad("%v", err)
 	}
-	tcpConfig := actnet.TCPConfig{NoSACK: *noSACK, NoTimestamps: *noTS, IdleTimeout: *idle}
-	switch *cc {
-	case "cubic":
-		tcpConfig.Congestion = tcp.NewCubic
-	case "newreno":
-		tcpConfig.Congestion = tcp.NewNewReno
-	default:
-		return bad("--tcp-cc %q: want cubic or newreno", *cc)
-	}
-	var mac net.HardwareAddr
-	if *macText != "" {
-		var err error
-		mac, err = net.ParseMAC(*macText)
-		if err != nil || len(mac) != 6 || mac[0]&1 != 0 {
-			return bad("--mac %q is not a unicast Ethernet address", *macText)
-		}
-	}
-	log := actnet.DefaultLogger(stderr).Level(level.l)
+	tcpConfig := sf.tcpConfig()
+	tcpConfig.IdleTimeout = *idle
+	log := sf.logger(stderr)
 
-	var dev device.Device
-	dev, err := openTap(*tap, *mtu, mac)
-	if err != nil {
-		fmt.Fprintf(stderr, "actnet serve: opening tap %s: %v\n", *tap, err)
-		return 1
-	}
-	if *pcap != "" {
-		wrapped, err := device.OpenPcapFile(dev, *pcap)
-		if err != nil {
-			dev.Close()
-			fmt.Fprintf(stderr, "actnet serve: %v\n", err)
-			return 1
-		}
-		dev = wrapped
-	}
-	stack, err := actnet.New(actnet.Config{
-		Device:      dev,
-		IPv4:        ipv4.p,
-		IPv4Gateway: gateway.a,
-		Logger:      &log,
-		TCP:         tcpConfig,
-		IPv6:        ipv6Config(ipv6, gw6, iid),
-	})
+	stack, err := sf.open(tcpConfig, &log)
 	if err != nil {
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
 		return 1
 	}
+	tap, ipv4, ipv6, mtu := sf.tap, sf.ipv4, sf.ipv6, sf.mtu
 	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("ipv6", ipv6.String()).
 		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Msg("actnet serving")
 	// The IPv6 addresses are logged once duplicate address detection lets

@@ -1,0 +1,268 @@
+package tests
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 11's acceptance for the resolver, Happy Eyeballs and the client
+// commands: in a namespace, tap0's Linux end runs dnsmasq (svc.test with
+// an A and an AAAA record, big.test with 100 A records), Python's
+// http.server on both families and openssl s_server -WWW with a
+// certificate made here; `actnet resolve` and `actnet get` each start
+// their own stack on tap0 with a static IPv6 address.
+const (
+	svcStack6  = "2001:db8:1::2" // the client stack's static IPv6 address
+	svcHTTP    = "8000"
+	svcHTTPS   = "8443"
+	svcFile    = "file.bin"
+	svcFileLen = 300 * 1024
+)
+
+// servicesLink makes tap0 in n with Linux at 10.77.0.1/24 and
+// 2001:db8:1::1/64 (no DAD on Linux's side), and starts dnsmasq, the
+// HTTP and the HTTPS servers there. It returns the folder holding the
+// served file and the certificate (cert.pem).
+func servicesLink(t *testing.T, n *netns) (dir string) {
+	t.Helper()
+	n.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
+	n.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
+	n.mustRun("sysctl", "-qw", "net.ipv6.conf.tap0.accept_dad=0")
+	n.mustRun("ip", "-6", "addr", "add", v6Linux+"/64", "dev", "tap0", "nodad")
+	n.mustRun("ip", "link", "set", "tap0", "up")
+
+	dir = t.TempDir()
+	// dnsmasq answers from a hosts file only (--no-hosts leaves
+	// /etc/hosts out, --no-resolv any upstream), bound to tap0 alone;
+	// --local=/test/ makes every other name under test. NXDOMAIN.
+	hosts := fmt.Sprintf("%s svc.test\n%s svc.test\n", tapLinux, v6Linux)
+	for i := 1; i <= 100; i++ {
+		hosts += fmt.Sprintf("10.78.0.%d big.test\n", i)
+	}
+	write(t, filepath.Join(dir, "hosts"), []byte(hosts))
+	dnsmasq := n.start("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+		"--addn-hosts="+filepath.Join(dir, "hosts"), "--local=/test/", "--interface=tap0", "--bind-interfaces",
+		"--except-interface=lo", "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--user=root", "--log-facility=-")
+
+	body := make([]byte, svcFileLen)
+	rand.Read(body)
+	write(t, filepath.Join(dir, svcFile), body)
+	certPEM, keyPEM := selfSigned(t)
+	write(t, filepath.Join(dir, "cert.pem"), certPEM)
+	write(t, filepath.Join(dir, "key.pem"), keyPEM)
+	// --bind :: serves both families (Python's http.server clears
+	// IPV6_V6ONLY); s_server -WWW serves files from its folder.
+	httpd := n.start("python3", "-m", "http.server", svcHTTP, "--bind", "::", "--directory", dir)
+	tlsd := n.start("sh", "-c", "cd "+dir+" && exec openssl s_server -quiet -WWW -accept [::]:"+svcHTTPS+" -cert cert.pem -key key.pem")
+	for _, l := range []struct {
+		p     *process
+		proto string
+		port  string
+	}{{dnsmasq, "u", "53"}, {httpd, "t", svcHTTP}, {tlsd, "t", svcHTTPS}} {
+		eventually(t, 20*time.Second, "a listener on port "+l.port, func() bool {
+			select {
+			case <-l.p.done:
+				t.Fatalf("%v exited: %v\n%s%s", l.p.cmd.Args, l.p.err, l.p.stdout.String(), l.p.stderr.String())
+			default:
+			}
+			out, _ := n.cmd(t.Context(), "ss", "-Hln"+l.proto, "sport = :"+l.port).Output()
+			return strings.TrimSpace(string(out)) != ""
+		})
+	}
+	return dir
+}
+
+func write(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// selfSigned makes an ECDSA certificate for svc.test (and Linux's
+// addresses), signed by its own key, as PEM.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "svc.test"},
+		DNSNames:              []string{"svc.test"},
+		IPAddresses:           []net.IP{net.ParseIP(tapLinux), net.ParseIP(v6Linux)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+}
+
+// client runs `actnet resolve` or `actnet get` on tap0 with the stack
+// flags of these tests, bounded in time, and returns its exit code and
+// output.
+func client(t *testing.T, n *netns, command string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	all := append([]string{command, "--tap", "tap0", "--ipv4", tapStack + "/24", "--mac", v6MAC,
+		"--ipv6", svcStack6 + "/64", "--nameserver", tapLinux}, args...)
+	cmd := n.cmd(ctx, actnetBinary(t), all...)
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("actnet %s did not end within 90 s\n%s", strings.Join(all, " "), errOut.String())
+	}
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("actnet %s: %v", command, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+func TestTapResolveAndGet(t *testing.T) {
+	requireNetns(t, "dnsmasq", "openssl", "python3", "nft", "ss", "sysctl")
+	n := newNetns(t)
+	dir := servicesLink(t, n)
+
+	t.Run("resolve", func(t *testing.T) {
+		code, out, errOut := client(t, n, "resolve", "-v", "svc.test", "big.test")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 || lines[0] != "svc.test: "+tapLinux+" "+v6Linux {
+			t.Fatalf("output %q, want svc.test: %s %s first", out, tapLinux, v6Linux)
+		}
+		got := strings.Fields(strings.TrimPrefix(lines[1], "big.test:"))
+		var want []string
+		for i := 1; i <= 100; i++ {
+			want = append(want, fmt.Sprintf("10.78.0.%d", i))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !strings.HasPrefix(lines[1], "big.test: ") || !slices.Equal(got, want) {
+			t.Fatalf("big.test gave %d addresses, want the 100: %q", len(got), lines[1])
+		}
+		// The 100 records do not fit 1232 bytes: the UDP reply came
+		// truncated and the query went again over TCP.
+		if !strings.Contains(errOut, "1 truncated, 1 TCP queries") {
+			t.Errorf("resolver counters %q, want one truncated reply retried over TCP", errOut)
+		}
+	})
+
+	t.Run("missing name", func(t *testing.T) {
+		code, out, errOut := client(t, n, "resolve", "nope.test")
+		t.Logf("stderr: %s", errOut)
+		if code != 1 || out != "" || !strings.Contains(errOut, "resolving nope.test failed") || !strings.Contains(errOut, "no such host") {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and a clear message", code, out, errOut)
+		}
+	})
+
+	sum := sha256.Sum256(mustRead(t, filepath.Join(dir, svcFile)))
+	want := hex.EncodeToString(sum[:])
+	check := func(t *testing.T, path string) {
+		t.Helper()
+		b := mustRead(t, path)
+		s := sha256.Sum256(b)
+		if got := hex.EncodeToString(s[:]); got != want || len(b) != svcFileLen {
+			t.Fatalf("fetched %d bytes with SHA-256 %s, want %d bytes with %s", len(b), got, svcFileLen, want)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		url  string
+		args []string
+	}{
+		{"http", "http://svc.test:" + svcHTTP + "/" + svcFile, nil},
+		{"https", "https://svc.test:" + svcHTTPS + "/" + svcFile, []string{"--ca", filepath.Join(dir, "cert.pem")}},
+	} {
+		t.Run("get "+c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			code, stdout, errOut := client(t, n, "get", append(c.args, "-v", "-o", out, c.url)...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, stdout, errOut)
+			}
+			check(t, out)
+			// Both families work: IPv6 wins.
+			if !strings.Contains(errOut, "connected to ["+v6Linux+"]:") || !strings.Contains(errOut, "(IPv6)") {
+				t.Errorf("-v says %q, want a connection over IPv6", errOut)
+			}
+		})
+	}
+
+	t.Run("https without the CA", func(t *testing.T) {
+		code, _, errOut := client(t, n, "get", "-o", filepath.Join(t.TempDir(), "out"), "https://svc.test:"+svcHTTPS+"/"+svcFile)
+		if code != 5 || !strings.Contains(errOut, "TLS handshake with svc.test:"+svcHTTPS+" failed") {
+			t.Fatalf("exit %d, %q; want 5 and the TLS handshake named", code, errOut)
+		}
+	})
+
+	t.Run("get with IPv6 blackholed", func(t *testing.T) {
+		// Linux drops every TCP segment to its IPv6 address on the
+		// servers' ports (neighbour discovery still works): the IPv6
+		// attempt hangs, and IPv4 starts 250 ms later and wins.
+		n.mustRun("nft", "add table inet actnet_bh")
+		n.mustRun("nft", "add chain inet actnet_bh in { type filter hook input priority 0 ; }")
+		n.mustRun("nft", "add rule inet actnet_bh in ip6 daddr "+v6Linux+" tcp dport { "+svcHTTP+", "+svcHTTPS+" } drop")
+		defer n.mustRun("nft", "delete table inet actnet_bh")
+		out := filepath.Join(t.TempDir(), "out")
+		// --timeout 3s bounds the fetch (resolution, both attempts and
+		// the transfer): exit 0 means it took less.
+		code, stdout, errOut := client(t, n, "get", "-v", "--timeout", "3s", "-o", out, "http://svc.test:"+svcHTTP+"/"+svcFile)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, stdout, errOut)
+		}
+		check(t, out)
+		if !strings.Contains(errOut, "connected to "+tapLinux+":"+svcHTTP+" (IPv4)") || !strings.Contains(errOut, "attempt ["+v6Linux+"]:"+svcHTTP) {
+			t.Errorf("-v says %q, want an IPv6 attempt, then IPv4 connected", errOut)
+		}
+	})
+
+	t.Run("get connect refused", func(t *testing.T) {
+		code, _, errOut := client(t, n, "get", "http://svc.test:9/")
+		t.Logf("stderr: %s", errOut)
+		if code != 4 || !strings.Contains(errOut, "connecting to svc.test:9 failed") || !strings.Contains(errOut, tapLinux+":9") || !strings.Contains(errOut, v6Linux) {
+			t.Fatalf("exit %d, %q; want 4 naming both addresses", code, errOut)
+		}
+	})
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
