@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -149,6 +152,45 @@ func checkIPv6(v6 ipv6Flag, gw addr6Flag, set map[string]bool) error {
 // ipv6Config is the stack's IPv6 configuration from the checked flags.
 func ipv6Config(v6 ipv6Flag, gw addr6Flag, iid iidFlag) actnet.IPv6Config {
 	return actnet.IPv6Config{Mode: v6.mode, Addr: v6.addr, Gateway: gw.a, IID: iid.k}
+}
+
+// minStableSecret is RFC 7217 §5's floor for the secret key: 128 bits.
+const minStableSecret = 16
+
+// loadStableSecret reads the RFC 7217 secret key from path, creating the
+// file with 32 random bytes (mode 0600) when it does not exist: the secret
+// must persist across restarts for the addresses to be stable (§5), and
+// must not be guessable, so it is never derived from anything visible.
+func loadStableSecret(path string) ([]byte, error) {
+	secret, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			// Another process created it first: use its secret.
+			return loadStableSecret(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--ipv6-secret: creating %s: %v", path, err)
+		}
+		_, werr := f.Write(secret)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			os.Remove(path)
+			return nil, fmt.Errorf("--ipv6-secret: writing %s: %v", path, werr)
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--ipv6-secret: reading %s: %v", path, err)
+	}
+	if len(secret) < minStableSecret {
+		return nil, fmt.Errorf("--ipv6-secret: %s holds %d bytes; RFC 7217 wants a secret of at least %d", path, len(secret), minStableSecret)
+	}
+	return secret, nil
 }
 
 // ipv6Waiter is the part of *actnet.Stack that logIPv6Ready uses

@@ -54,6 +54,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--tap", "t0", "--ipv4", "224.0.0.1/24"}, 2, "not a unicast"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv4-gateway", "10.0.0.2"}, 2, "own address"},
 		// IPv6 flags, all refused before the tap is opened.
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6-secret", "/tmp/x"}, 2, "--ipv6-iid stable only"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "sometimes"}, 2, "want auto, none, or an IPv6 address"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8::2"}, 2, "prefix length"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "2001:db8::2/129"}, 2, "prefix length"},
@@ -274,5 +275,34 @@ func TestDemoLinkLosesEachWay(t *testing.T) {
 	}
 	if ab, ba := a.FaultStats().Dropped, b.FaultStats().Dropped; ab == 0 || ba == 0 {
 		t.Fatalf("frames dropped a→b %d, b→a %d: want some each way", ab, ba)
+	}
+}
+
+// --ipv6-secret: the first start creates the secret file (private, 32
+// bytes), later starts read the same secret, and a secret shorter than
+// RFC 7217's 128 bits is refused.
+func TestStableSecretPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret")
+	first, err := loadStableSecret(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 32 || info.Mode().Perm() != 0o600 {
+		t.Fatalf("created a %d-byte secret with mode %v, want 32 bytes, 0600", len(first), info.Mode().Perm())
+	}
+	again, err := loadStableSecret(path)
+	if err != nil || !bytes.Equal(again, first) {
+		t.Fatalf("second load: %x, %v; want the first secret %x", again, err, first)
+	}
+	short := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(short, []byte("too short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadStableSecret(short); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Fatalf("a 9-byte secret: %v, want refused", err)
 	}
 }

@@ -23,6 +23,7 @@ type stackFlags struct {
 	ipv6    ipv6Flag
 	gw6     addr6Flag
 	iid     iidFlag
+	secret  *string
 	macText *string
 	mtu     *int
 	pcap    *string
@@ -49,7 +50,8 @@ func addStackFlags(fs *flag.FlagSet) *stackFlags {
 	fs.Var(&f.gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
 	fs.Var(&f.ipv6, "ipv6", "IPv6: auto (the default: a link-local address, plus SLAAC addresses and default routers from router advertisements), none (IPv6 off), or a static ADDR/PREFIX such as 2001:db8:1::2/64 (besides the link-local address)")
 	fs.Var(&f.gw6, "ipv6-gateway", "default IPv6 router, link-local or on the --ipv6 prefix; only with a static --ipv6 (router advertisements may add others)")
-	fs.Var(&f.iid, "ipv6-iid", "interface identifiers of the link-local and SLAAC addresses: eui64 (the default: from the MAC, RFC 4291), stable (RFC 7217; its secret is drawn at start, so stable while the process runs) or random")
+	fs.Var(&f.iid, "ipv6-iid", "interface identifiers of the link-local and SLAAC addresses: eui64 (the default: from the MAC, RFC 4291), stable (RFC 7217: stable per network prefix, opaque; keyed by --ipv6-secret) or random")
+	f.secret = fs.String("ipv6-secret", "", "file holding the RFC 7217 secret for --ipv6-iid stable, created with 32 random bytes (mode 0600) if missing, so the addresses survive restarts; without it the secret is drawn at start and the addresses are stable only while the process runs")
 	fs.Var(&f.level, "log-level", "log level: trace, debug, info, warn, error")
 	return f
 }
@@ -73,6 +75,9 @@ func (f *stackFlags) check(fs *flag.FlagSet) error {
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if err := checkIPv6(f.ipv6, f.gw6, f.set); err != nil {
 		return err
+	}
+	if f.set["ipv6-secret"] && f.iid.k != actnet.IIDStable {
+		return fmt.Errorf("--ipv6-secret keys --ipv6-iid stable only")
 	}
 	if *f.pcap != "" {
 		if err := checkPcapPath(*f.pcap); err != nil {
@@ -124,12 +129,19 @@ func (f *stackFlags) open(tcpConfig actnet.TCPConfig, log *zerolog.Logger) (*act
 		}
 		dev = wrapped
 	}
+	v6 := ipv6Config(f.ipv6, f.gw6, f.iid)
+	if *f.secret != "" {
+		if v6.StableSecret, err = loadStableSecret(*f.secret); err != nil {
+			dev.Close()
+			return nil, err
+		}
+	}
 	return actnet.New(actnet.Config{
 		Device:      dev,
 		IPv4:        f.ipv4.p,
 		IPv4Gateway: f.gateway.a,
 		Logger:      log,
 		TCP:         tcpConfig,
-		IPv6:        ipv6Config(f.ipv6, f.gw6, f.iid),
+		IPv6:        v6,
 	})
 }
