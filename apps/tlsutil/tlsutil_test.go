@@ -18,8 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/actnet/actnet"
-	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/internal/stacktest"
 )
 
 var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -179,39 +178,12 @@ func TestClientConfig(t *testing.T) {
 	}
 }
 
-// stacks starts two stacks on a memory link, each with an IPv4 and a
-// static IPv6 address.
-func stacks(t *testing.T) (a, b *actnet.Stack) {
-	t.Helper()
-	da, db := device.NewMemoryPair(device.MemoryConfig{})
-	quiet := actnet.DefaultLogger(io.Discard)
-	mk := func(dev device.Device, v4, v6 string) *actnet.Stack {
-		s, err := actnet.New(actnet.Config{Device: dev, IPv4: netip.MustParsePrefix(v4), Logger: &quiet,
-			IPv6: actnet.IPv6Config{Mode: actnet.IPv6Static, Addr: netip.MustParsePrefix(v6)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	a = mk(da, "10.0.0.1/24", "2001:db8::1/64")
-	b = mk(db, "10.0.0.2/24", "2001:db8::2/64")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, s := range []*actnet.Stack{a, b} {
-		if _, err := s.WaitIPv6(ctx, true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return a, b
-}
-
 // A client dials a TLS server on the other stack over both families,
 // verifying the self-signed certificate by the address it dialed; without
 // the CA it refuses the server, and insecurely it accepts it.
 func TestHandshakeOverActnet(t *testing.T) {
-	a, b := stacks(t)
-	srvCfg, _, _, err := ServerConfig(ServerOptions{Addrs: []netip.Addr{b.Addr(), netip.MustParseAddr("2001:db8::2")}})
+	a, b := stacktest.Pair(t)
+	srvCfg, _, _, err := ServerConfig(ServerOptions{Addrs: []netip.Addr{stacktest.B4, stacktest.B6}})
 	if err != nil {
 		t.Fatal(err)
 	}

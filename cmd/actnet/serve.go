@@ -41,6 +41,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
+		tlsf    tlsFlags
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
 	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
@@ -48,7 +49,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&gw6, "ipv6-gateway", "default IPv6 router, link-local or on the --ipv6 prefix; only with a static --ipv6 (router advertisements may add others)")
 	fs.Var(&iid, "ipv6-iid", "interface identifiers of the link-local and SLAAC addresses: eui64 (the default: from the MAC, RFC 4291), stable (RFC 7217; its secret is drawn at start, so stable while the process runs) or random")
 	fs.Var(&level, "log-level", "log level: trace, debug, info, warn, error")
-	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo; default echo:9000)")
+	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: "+knownKinds()+"; default echo:9000)")
+	tlsf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
 		fs.PrintDefaults()
@@ -113,6 +115,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	log := actnet.DefaultLogger(stderr).Level(level.l)
+	if err := tlsf.check(apps, log); err != nil {
+		return bad("%v", err)
+	}
+	tlsf.static6 = ipv6.addr.Addr()
 
 	var dev device.Device
 	dev, err := openTap(*tap, *mtu, mac)
@@ -150,7 +156,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	go func() { defer close(v6done); logIPv6Ready(v6ctx, stack, ipv6.mode, log) }()
 	stopV6 := func() { v6cancel(); <-v6done }
 	defer stopV6()
-	stopApps, err := startApps(stack, apps, log)
+	stopApps, err := startApps(stack, apps, log, &tlsf)
 	if err != nil {
 		stack.Close()
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
