@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
@@ -21,7 +22,17 @@ var tcpApps = map[string]func() *actor.Props{
 
 // otherApps are app kinds that are not per-connection TCP actors; each
 // starts its app and returns a function that stops it.
-var otherApps = map[string]func(s *actnet.Stack, port uint16) (stop func(), err error){}
+var otherApps = map[string]func(env appEnv, port uint16) (stop func(), err error){}
+
+// appEnv is what an app of otherApps may use.
+type appEnv struct {
+	stack *actnet.Stack
+	log   zerolog.Logger
+	tls   *tlsFlags
+}
+
+// shutdownGrace is how long a stopping app lets requests in flight finish.
+const shutdownGrace = 2 * time.Second
 
 func init() {
 	for kind := range tcpApps {
@@ -34,7 +45,7 @@ func init() {
 var defaultApps = appList{{Kind: "echo", Port: 9000}}
 
 // startApps starts every app; on error it stops those already started.
-func startApps(s *actnet.Stack, specs appList, log zerolog.Logger) (stop func(), err error) {
+func startApps(s *actnet.Stack, specs appList, log zerolog.Logger, tlsf *tlsFlags) (stop func(), err error) {
 	var stops []func()
 	stopAll := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -51,7 +62,7 @@ func startApps(s *actnet.Stack, specs appList, log zerolog.Logger) (stop func(),
 			}
 			stops = append(stops, func() { svc.Stop() })
 		case otherApps[a.Kind] != nil:
-			stop, err := otherApps[a.Kind](s, a.Port)
+			stop, err := otherApps[a.Kind](appEnv{stack: s, log: log, tls: tlsf}, a.Port)
 			if err != nil {
 				stopAll()
 				return nil, fmt.Errorf("--app %s:%d: %w", a.Kind, a.Port, err)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +27,9 @@ var appKinds = map[string]string{
 	"crash":    "TCP echo that panics on the line \"panic\", to show supervision",
 	"udp-echo": "UDP echo of each datagram to its sender",
 }
+
+// knownKinds lists the app kinds, for messages.
+func knownKinds() string { return strings.Join(slices.Sorted(maps.Keys(appKinds)), ", ") }
 
 // availableApps are the kinds this build serves; TCP and UDP apps join it as
 // their transports land.
@@ -47,7 +52,7 @@ func (l *appList) Set(v string) error {
 		return fmt.Errorf("want KIND:PORT, e.g. echo:9000")
 	}
 	if _, known := appKinds[kind]; !known {
-		return fmt.Errorf("unknown app kind %q (known: echo, discard, source, crash, udp-echo)", kind)
+		return fmt.Errorf("unknown app kind %q (known: %s)", kind, knownKinds())
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil || port == 0 {

@@ -22,8 +22,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
+		tlsf    tlsFlags
 	)
-	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo; default echo:9000)")
+	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: "+knownKinds()+"; default echo:9000)")
+	tlsf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
 		fs.PrintDefaults()
@@ -56,6 +58,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	tcpConfig := sf.tcpConfig()
 	tcpConfig.IdleTimeout = *idle
 	log := sf.logger(stderr)
+	if err := tlsf.check(apps, log); err != nil {
+		return bad("%v", err)
+	}
+	tlsf.static6 = sf.ipv6.addr.Addr()
 
 	stack, err := sf.open(tcpConfig, &log)
 	if err != nil {
@@ -72,7 +78,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	go func() { defer close(v6done); logIPv6Ready(v6ctx, stack, ipv6.mode, log) }()
 	stopV6 := func() { v6cancel(); <-v6done }
 	defer stopV6()
-	stopApps, err := startApps(stack, apps, log)
+	stopApps, err := startApps(stack, apps, log, &tlsf)
 	if err != nil {
 		stack.Close()
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)

@@ -3,14 +3,13 @@ package main
 import (
 	"net/netip"
 
-	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/apps/udpecho"
 )
 
 // The UDP app kinds, started through otherApps.
 func init() {
-	otherApps["udp-echo"] = func(s *actnet.Stack, port uint16) (func(), error) {
-		c, err := s.ListenUDP(netip.AddrPortFrom(netip.Addr{}, port))
+	otherApps["udp-echo"] = func(env appEnv, port uint16) (func(), error) {
+		c, err := env.stack.ListenUDP(netip.AddrPortFrom(netip.Addr{}, port))
 		if err != nil {
 			return nil, err
 		}
