@@ -1,49 +1,21 @@
 package metrics
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/actnet/actnet"
-	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/internal/stacktest"
 )
-
-// pingedStack starts two stacks on a memory link, makes the first ping
-// the second, and returns the first, so its counters have something to
-// show.
-func pingedStack(t *testing.T) *actnet.Stack {
-	t.Helper()
-	da, db := device.NewMemoryPair(device.MemoryConfig{})
-	quiet := actnet.DefaultLogger(io.Discard)
-	a, err := actnet.New(actnet.Config{Device: da, IPv4: netip.MustParsePrefix("10.0.0.1/24"), Logger: &quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	b, err := actnet.New(actnet.Config{Device: db, IPv4: netip.MustParsePrefix("10.0.0.2/24"), Logger: &quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := a.Ping(ctx, b.Addr(), 56); err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
 
 // The collector exports every counter under a unique, valid name (the
 // registry refuses duplicates and bad names), with the netstat name as
 // help text and the value Stats reads.
 func TestMetricsHandler(t *testing.T) {
-	a := pingedStack(t)
+	a, _ := stacktest.PingedPair(t)
 	srv := httptest.NewServer(Handler(a.Stats, a.Gauges))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -12,36 +10,12 @@ import (
 	"time"
 
 	"github.com/actnet/actnet"
-	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/internal/stacktest"
 )
-
-// memoryStacks starts two stacks on a memory link and makes one ping the
-// other, so the counters have something to show.
-func memoryStacks(t *testing.T) (a, b *actnet.Stack) {
-	t.Helper()
-	da, db := device.NewMemoryPair(device.MemoryConfig{})
-	quiet := actnet.DefaultLogger(io.Discard)
-	a, err := actnet.New(actnet.Config{Device: da, IPv4: netip.MustParsePrefix("10.0.0.1/24"), Logger: &quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	b, err = actnet.New(actnet.Config{Device: db, IPv4: netip.MustParsePrefix("10.0.0.2/24"), Logger: &quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := a.Ping(ctx, b.Addr(), 56); err != nil {
-		t.Fatal(err)
-	}
-	return a, b
-}
 
 // serveMetrics listens on the host's network and serves /metrics there.
 func TestServeMetrics(t *testing.T) {
-	a, _ := memoryStacks(t)
+	a, _ := stacktest.PingedPair(t)
 	addr, stop, err := serveMetrics("127.0.0.1:0", a.Stats, a.Gauges, actnet.DefaultLogger(io.Discard))
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +43,7 @@ func (w writes) Write(p []byte) (int, error) { w <- string(p); return len(p), ni
 
 // Each signal prints the counters once, as the exit print does.
 func TestPrintStatsOnSignal(t *testing.T) {
-	a, _ := memoryStacks(t)
+	a, _ := stacktest.PingedPair(t)
 	// A fixed snapshot: the stacks' ARP announcements go on meanwhile.
 	st := a.Stats()
 	stats := func() actnet.Stats { return st }

@@ -48,3 +48,16 @@ func Pair(t testing.TB) (a, b *actnet.Stack) {
 	}
 	return a, b
 }
+
+// PingedPair is Pair after a has pinged b once, so that both stacks'
+// counters have something to show.
+func PingedPair(t testing.TB) (a, b *actnet.Stack) {
+	t.Helper()
+	a, b = Pair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.Ping(ctx, B4, 56); err != nil {
+		t.Fatalf("ping %v: %v", B4, err)
+	}
+	return a, b
+}
