@@ -41,6 +41,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
+		offload = fs.String("offload", "auto", "tap offloads: auto (a virtio-net header, with checksum and TCP segmentation offload as far as the kernel agrees: super-frames of up to 64 KiB both ways) or off")
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
 	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
@@ -70,6 +71,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return bad("--tap is required")
 	case !ipv4.p.IsValid():
 		return bad("--ipv4 is required")
+	case *offload != "auto" && *offload != "off":
+		return bad("--offload %q: want auto or off", *offload)
 	case *idle < 0:
 		return bad("--idle-timeout %v is negative", *idle)
 	case *mtu < 576 || *mtu > 65535:
@@ -115,7 +118,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := actnet.DefaultLogger(stderr).Level(level.l)
 
 	var dev device.Device
-	dev, err := openTap(*tap, *mtu, mac)
+	dev, err := openTap(*tap, *mtu, mac, *offload == "auto")
 	if err != nil {
 		fmt.Fprintf(stderr, "actnet serve: opening tap %s: %v\n", *tap, err)
 		return 1
@@ -142,7 +145,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("ipv6", ipv6.String()).
-		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Msg("actnet serving")
+		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Str("offload", offloadsOf(dev)).Msg("actnet serving")
 	// The IPv6 addresses are logged once duplicate address detection lets
 	// them be used, by a goroutine that ends with the stack's life here.
 	v6ctx, v6cancel := context.WithCancel(context.Background())
@@ -207,4 +210,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, stats.String())
 	return code
+}
+
+// offloadsOf names the offloads dev negotiated, for the log.
+func offloadsOf(dev device.Device) string {
+	od, ok := dev.(device.OffloadDevice)
+	if !ok || !od.Offloads().Any() {
+		return "off"
+	}
+	f := od.Offloads()
+	s := "csum"
+	if f.TSO4 {
+		s += ",tso4"
+	}
+	if f.TSO6 {
+		s += ",tso6"
+	}
+	return s
 }
