@@ -8,7 +8,7 @@ GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
 # two minutes on two cores. Longer runs: `make fuzz FUZZTIME=5m`.
 FUZZTIME ?= 5000x
 
-.PHONY: all build demo test unit race allocs fuzz lint clean bench examples soak
+.PHONY: all build demo test unit race allocs fuzz lint clean bench examples soak tap-offload-off
 
 all: build
 
@@ -46,6 +46,11 @@ race:
 # detector's own bookkeeping would swamp: they run without -race.
 allocs:
 	$(GO) test -count=1 -run 'Alloc' ./...
+
+# As root: the tap tests again with `actnet serve --offload off` (the
+# suite's normal run has the tap's offloads on).
+tap-offload-off:
+	ACTNET_OFFLOAD=off $(GO) test -count=1 -timeout 15m -run '^TestTap' ./tests/
 
 # Each program in examples/ checks its own result and exits non-zero on a
 # failure; each prints one line.

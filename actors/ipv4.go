@@ -266,6 +266,7 @@ func (a *ipv4Actor) reassemble(p *mailbox.Packet, pkt ipv4.Packet) bool {
 	copy(buf.B[ipv4.HeaderLen:n], data)
 	p.Buf.Release()
 	p.Buf, p.Frame, p.Network = buf, nil, buf.B[:n]
+	p.ChecksumOK = false // the device vouched for one fragment, not the datagram
 	return true
 }
 

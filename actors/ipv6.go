@@ -332,6 +332,7 @@ func (a *ipv6Actor) handle(p *mailbox.Packet) *actor.PID {
 		}
 		p.Buf.Release()
 		p.Buf, p.Frame = buf, nil
+		p.ChecksumOK = false // the device vouched for one fragment, not the datagram
 		if pkt, err = ipv6.NewPacket(buf.B[:len(data)]); err != nil {
 			a.c.Invalid.Inc()
 			return nil

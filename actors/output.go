@@ -189,7 +189,7 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 		// fragment, as RFC 1191 §3 allows and Linux does.
 		h.DontFragment = false
 	}
-	if ipv4.HeaderLen+n <= mtu {
+	if ipv4.HeaderLen+n <= mtu || buf.Tx.GSOSize > 0 { // a TSO super-segment is cut to size by the link
 		h.Emit(buf.B[ipStart:])
 		o.counters.PacketsSent.Inc()
 		frame := buf.B[ipStart-ethernet.HeaderLen : mailbox.Headroom+n]
@@ -336,7 +336,7 @@ func (e *Env) writeFrame(buf *mailbox.Buffer, frame []byte, dst ethernet.Addr, t
 	h.Emit(frame)
 	e.ethernetSent.Inc()
 	e.linkSent.Inc()
-	err := e.Device.Write(frame)
+	err := e.deviceWrite(buf, frame)
 	buf.Release()
 	if err != nil {
 		e.linkErrors.Inc()

@@ -387,7 +387,7 @@ func (o *IPv6Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 	if !dst.IsMulticast() {
 		mtu = o.PathMTU(dst)
 	}
-	if len(pkt) <= mtu {
+	if len(pkt) <= mtu || buf.Tx.GSOSize > 0 { // a TSO super-segment is cut to size by the link
 		o.c.PacketsSent.Inc()
 		return o.transmit(dst, []outFrame{{buf, buf.B[start-ethernet.HeaderLen : mailbox.Headroom+n]}}, p.Unreachable)
 	}

@@ -65,14 +65,30 @@ func (r *readerActor) loop() {
 			b.Release()
 		}
 	}()
+	// With offloads on, the device hands over super-frames of up to 64
+	// KiB with their metadata: read into large buffers (see offloadRx).
+	var rx *offloadRx
+	if od, ok := r.env.Device.(device.OffloadDevice); ok && od.Offloads().Any() {
+		rx = newOffloadRx(od, r.env.Pool)
+	}
+	pool := r.env.Pool
+	if rx != nil {
+		pool = rx.large
+	}
 	for {
 		for i := range held {
 			if held[i] == nil {
-				held[i] = r.env.Pool.Get()
+				held[i] = pool.Get()
 				bufs[i] = held[i].B
 			}
 		}
-		n, err := r.env.Device.ReadBatch(bufs, sizes)
+		var n int
+		var err error
+		if rx != nil {
+			n, err = rx.dev.ReadBatchOffload(bufs, sizes, rx.meta)
+		} else {
+			n, err = r.env.Device.ReadBatch(bufs, sizes)
+		}
 		if err != nil {
 			if errors.Is(err, device.ErrClosed) {
 				return
@@ -87,13 +103,13 @@ func (r *readerActor) loop() {
 			link.RingFull.Add(uint64(n))
 			continue // the buffers stay held and are read into again
 		}
-		if r.env.Pool.Outstanding()*int64(r.env.Pool.Size()) > r.env.Limits.BufferMemory {
+		if r.env.Pool.Outstanding()*int64(r.env.Pool.Size())+rx.outstanding() > r.env.Limits.BufferMemory {
 			// The stack holds as much packet memory as it may: new
 			// frames wait for none of it (Limits.BufferMemory).
 			link.BufferMemoryFull.Add(uint64(n))
 			continue
 		}
-		if !r.deliver(held[:n], sizes[:n]) {
+		if !r.deliver(held[:n], sizes[:n], rx) {
 			return
 		}
 	}
@@ -103,7 +119,7 @@ func (r *readerActor) loop() {
 // false when the ethernet layer failed beyond its crash budget, which ends
 // the stack (the loop is a plain goroutine: no supervisor would catch the
 // escalation).
-func (r *readerActor) deliver(held []*mailbox.Buffer, sizes []int) (ok bool) {
+func (r *readerActor) deliver(held []*mailbox.Buffer, sizes []int, rx *offloadRx) (ok bool) {
 	var batches [maxUpperLayers]*mailbox.PacketsArrived
 	defer func() {
 		if e := recover(); e != nil {
@@ -115,8 +131,13 @@ func (r *readerActor) deliver(held []*mailbox.Buffer, sizes []int) (ok bool) {
 		}
 	}()
 	for i := range held {
-		p := mailbox.Packet{Buf: held[i], Frame: held[i].B[:sizes[i]]}
-		held[i] = nil
+		var p mailbox.Packet
+		if rx != nil {
+			p = rx.packet(held, i, sizes[i])
+		} else {
+			p = mailbox.Packet{Buf: held[i], Frame: held[i].B[:sizes[i]]}
+			held[i] = nil
+		}
 		if k := r.eth.sort(&p); k >= 0 {
 			batches[k] = addTo(batches[k], &p)
 		} else {

@@ -278,14 +278,14 @@ func (a *tcpActor) strategy() actor.SupervisorStrategy {
 // its family's send path, in the calling actor's goroutine.
 func (a *tcpActor) newEmitter() tcp.Emitter {
 	env, outs, c := a.env, a.out, a.c
+	csum, _ := deviceOffloads(env.Device)
 	return func(o *tcp.Outgoing) {
 		out, ok := outs.For(o.Tuple.Remote.Addr())
 		if !ok {
 			c.EmitFailed.Inc() // no connection is made to a family that is off
 			return
 		}
-		buf := env.Pool.Get()
-		n, err := o.Emit(buf.B[mailbox.Headroom:])
+		buf, n, err := emitTCP(env, out, csum, o)
 		if err != nil {
 			buf.Release()
 			c.EmitFailed.Inc()
@@ -630,6 +630,7 @@ func (a *tcpActor) listen(m *ListenTCP) error {
 	if cfg.MTU == 0 {
 		cfg.MTU = a.env.MTU
 	}
+	cfg.GSOMax = gsoMax(a.env) // TSO where the device has it (actors/offloadtx.go)
 	a.listeners[m.Port] = &listener{port: m.Port, cfg: cfg, backlog: backlog, queue: m.Queue, app: m.App, appName: m.AppName}
 	return nil
 }
@@ -685,6 +686,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 	if cfg.MTU == 0 {
 		cfg.MTU = a.env.MTU
 	}
+	cfg.GSOMax = gsoMax(a.env) // TSO where the device has it (actors/offloadtx.go)
 	cfg.MTU = min(cfg.MTU, out.PathMTU(remote.Addr()))
 	now := a.env.Clock.Now()
 	conn, err := tcp.Connect(&cfg, t, tcp.ISN(a.secret, t, now), now, a.emit)

@@ -72,7 +72,7 @@ func validateTCP(c *tcpCounters, p *mailbox.Packet) (tcp.Tuple, bool) {
 		}
 		return tcp.Tuple{}, false
 	}
-	if !seg.VerifyChecksumAddrs(p.Src, p.Dst) {
+	if !p.ChecksumOK && !seg.VerifyChecksumAddrs(p.Src, p.Dst) {
 		c.BadChecksum.Inc()
 		return tcp.Tuple{}, false
 	}

@@ -148,7 +148,7 @@ func (a *udpActor) handle(p *mailbox.Packet) {
 	}
 	// RFC 768: a zero checksum means none was sent, which IPv4 allows
 	// and IPv6 does not (RFC 8200 §8.1).
-	if !d.VerifyChecksum(checksum.PseudoHeaderSum(p.Src, p.Dst, udp.Protocol, int(d.Length())), p.Src.Is4()) {
+	if !p.ChecksumOK && !d.VerifyChecksum(checksum.PseudoHeaderSum(p.Src, p.Dst, udp.Protocol, int(d.Length())), p.Src.Is4()) {
 		a.c.BadChecksum.Inc()
 		return
 	}

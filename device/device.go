@@ -67,6 +67,11 @@ type Stats struct {
 	// DropsNoCarrier counts frames written while the other end of the link
 	// was closed (memory link only).
 	DropsNoCarrier uint64
+	// DropsBadOffload counts frames whose offload metadata was bogus: a
+	// received virtio-net header naming an unknown type or a checksum
+	// outside its frame, or a write asking for an offload the device does
+	// not offer.
+	DropsBadOffload uint64
 	// ReadErrors and WriteErrors count failed system calls (tap only).
 	ReadErrors  uint64
 	WriteErrors uint64
@@ -117,6 +122,7 @@ type counters struct {
 	framesIn, bytesIn, framesOut, bytesOut atomic.Uint64
 	tooLong, ringFull, invalid, noCarrier  atomic.Uint64
 	readErrors, writeErrors                atomic.Uint64
+	badOffload                             atomic.Uint64
 }
 
 func (c *counters) in(n int) {
@@ -131,15 +137,16 @@ func (c *counters) out(n int) {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		FramesIn:       c.framesIn.Load(),
-		BytesIn:        c.bytesIn.Load(),
-		FramesOut:      c.framesOut.Load(),
-		BytesOut:       c.bytesOut.Load(),
-		DropsTooLong:   c.tooLong.Load(),
-		DropsRingFull:  c.ringFull.Load(),
-		DropsInvalid:   c.invalid.Load(),
-		DropsNoCarrier: c.noCarrier.Load(),
-		ReadErrors:     c.readErrors.Load(),
-		WriteErrors:    c.writeErrors.Load(),
+		FramesIn:        c.framesIn.Load(),
+		BytesIn:         c.bytesIn.Load(),
+		FramesOut:       c.framesOut.Load(),
+		BytesOut:        c.bytesOut.Load(),
+		DropsTooLong:    c.tooLong.Load(),
+		DropsRingFull:   c.ringFull.Load(),
+		DropsInvalid:    c.invalid.Load(),
+		DropsNoCarrier:  c.noCarrier.Load(),
+		ReadErrors:      c.readErrors.Load(),
+		WriteErrors:     c.writeErrors.Load(),
+		DropsBadOffload: c.badOffload.Load(),
 	}
 }

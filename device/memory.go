@@ -31,6 +31,13 @@ type MemoryConfig struct {
 	// FaultsAToB applies to frames written by a, FaultsBToA to those written
 	// by b. Either can be changed later with SetFaults.
 	FaultsAToB, FaultsBToA Faults
+	// Offload makes both ends OffloadDevices with every offload on, as
+	// two hosts on a veth pair with GRO and TSO: a super-frame or a
+	// partial checksum one end writes reaches the other whole, with its
+	// metadata. While a direction has faults, it cuts super-frames into
+	// plain packets first and completes partial checksums (Segment), so
+	// that the faults hit single packets as a router's would.
+	Offload bool
 }
 
 // Faults describes the impairments one direction of a memory link applies to
@@ -125,6 +132,8 @@ type Memory struct {
 	tx    *link // frames this end writes, on their way to the peer's rx
 	stats counters
 	once  sync.Once
+	// offload: MemoryConfig.Offload.
+	offload bool
 
 	// arrived counts frames the peer wrote to this end (each copy of a
 	// duplicate); gone counts those dropped on the way and those this
@@ -136,6 +145,7 @@ var (
 	_ Device        = (*Memory)(nil)
 	_ BatchWriter   = (*Memory)(nil)
 	_ StatsReporter = (*Memory)(nil)
+	_ OffloadDevice = (*Memory)(nil)
 )
 
 // NewMemoryPair returns two devices joined back to back. It panics if cfg
@@ -173,10 +183,12 @@ func newMemory(mac net.HardwareAddr, cfg MemoryConfig) *Memory {
 		mac = append(net.HardwareAddr(nil), mac...)
 	}
 	return &Memory{
-		mac: mac,
-		mtu: cfg.MTU,
+		mac:     mac,
+		mtu:     cfg.MTU,
+		offload: cfg.Offload,
 		rx: ring{
 			slots: make([][]byte, cfg.RingSize),
+			meta:  make([]Offload, cfg.RingSize),
 			ready: make(chan struct{}, 1),
 			done:  make(chan struct{}),
 		},
@@ -236,8 +248,35 @@ func (m *Memory) Activity() (posted, handled uint64) {
 }
 
 // ReadBatch implements Device. If bufs or sizes is empty it returns 0 at once.
+// On an offload link, a super-frame is dropped (DropsTooLong) and a partial
+// checksum completed.
 func (m *Memory) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
+	return m.readBatch(bufs, sizes, nil)
+}
+
+// ReadBatchOffload implements OffloadDevice.
+func (m *Memory) ReadBatchOffload(bufs [][]byte, sizes []int, meta []Offload) (int, error) {
+	return m.readBatch(bufs, sizes, meta)
+}
+
+// Offloads implements OffloadDevice: all of them on an offload link.
+func (m *Memory) Offloads() Features {
+	return Features{Csum: m.offload, TSO4: m.offload, TSO6: m.offload}
+}
+
+// WriteOffload implements OffloadDevice.
+func (m *Memory) WriteOffload(frame []byte, meta Offload) error {
+	l := m.tx
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.write(frame, meta)
+}
+
+func (m *Memory) readBatch(bufs [][]byte, sizes []int, meta []Offload) (int, error) {
 	limit := min(len(bufs), len(sizes))
+	if meta != nil {
+		limit = min(limit, len(meta))
+	}
 	r := &m.rx
 	for {
 		r.mu.Lock()
@@ -250,18 +289,23 @@ func (m *Memory) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 		}
 		n := 0
 		for r.count > 0 && n < limit {
-			s := r.slots[r.head]
+			s, o := r.slots[r.head], r.meta[r.head]
 			r.head++
 			if r.head == len(r.slots) {
 				r.head = 0
 			}
 			r.count--
 			r.reading++
-			if len(s) > len(bufs[n]) {
+			if len(s) > len(bufs[n]) || meta == nil && o.GSO != GSONone {
 				m.stats.tooLong.Add(1)
 				continue
 			}
 			sizes[n] = copy(bufs[n], s)
+			if meta != nil {
+				meta[n] = o
+			} else if o.NeedsCsum {
+				_ = CompleteChecksum(bufs[n][:sizes[n]], o) // checked on write
+			}
 			m.stats.in(sizes[n])
 			n++
 		}
@@ -287,7 +331,7 @@ func (m *Memory) Write(frame []byte) error {
 	l := m.tx
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.write(frame)
+	return l.write(frame, Offload{})
 }
 
 // WriteBatch implements BatchWriter, taking the link's lock once.
@@ -296,7 +340,7 @@ func (m *Memory) WriteBatch(frames [][]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, f := range frames {
-		if err := l.write(f); err != nil {
+		if err := l.write(f, Offload{}); err != nil {
 			return err
 		}
 	}
@@ -321,6 +365,7 @@ func (m *Memory) Close() error {
 type ring struct {
 	mu          sync.Mutex
 	slots       [][]byte
+	meta        []Offload // each slot's offload metadata
 	head, count int
 	reading     int // frames taken by the last ReadBatch
 	closed      bool
@@ -340,6 +385,7 @@ func (r *ring) close() {
 // pending is a frame in flight on a delayed link.
 type pending struct {
 	buf    []byte
+	meta   Offload
 	copies int       // 2 for a duplicated frame
 	at     time.Time // when it reaches the peer's ring
 	seq    uint64    // breaks ties in at, keeping write order
@@ -366,6 +412,8 @@ type link struct {
 	seq       uint64
 	busyUntil time.Time // when the rate limiter is free again
 	scratch   []byte    // holds a corrupted copy on the undelayed path
+	segs      []byte    // holds the packet Segment cuts from a super-frame
+	emitPlain func([]byte) error
 	closed    bool
 	running   bool
 	kick      chan struct{} // capacity 1: the earliest deadline may have moved
@@ -413,19 +461,59 @@ func (l *link) decide(n int) decision {
 	return d
 }
 
-// write handles one frame written by src. Called with l.mu held.
-func (l *link) write(frame []byte) error {
+// write handles one frame written by src with its offload metadata.
+// Called with l.mu held.
+func (l *link) write(frame []byte, meta Offload) error {
 	if l.closed {
 		return ErrClosed
 	}
-	if err := checkFrame(frame, l.src.mtu); err != nil {
+	if meta.IsZero() {
+		return l.writeOne(frame, meta)
+	}
+	var err error
+	switch {
+	case !l.src.offload:
+		l.src.stats.badOffload.Add(1)
+		return ErrBadOffload
+	case meta.GSO == GSONone:
+		err = checkFrame(frame, l.src.mtu)
+		if err == nil {
+			err = meta.Check(frame)
+		}
+	default:
+		err = meta.Check(frame)
+	}
+	if err != nil {
 		l.src.stats.invalid.Add(1)
 		return err
+	}
+	if !l.active {
+		return l.writeOne(frame, meta)
+	}
+	// Faults act on single packets, as on a router past the host's GSO.
+	if l.emitPlain == nil {
+		l.emitPlain = func(p []byte) error { return l.writeOne(p, Offload{}) }
+	}
+	l.segs, err = Segment(frame, meta, l.segs, l.emitPlain)
+	if err != nil {
+		l.src.stats.invalid.Add(1)
+	}
+	return err
+}
+
+// writeOne handles one frame (a super-frame with meta) after the checks of
+// write. Called with l.mu held.
+func (l *link) writeOne(frame []byte, meta Offload) error {
+	if meta.GSO == GSONone {
+		if err := checkFrame(frame, l.src.mtu); err != nil {
+			l.src.stats.invalid.Add(1)
+			return err
+		}
 	}
 	l.src.stats.out(len(frame))
 	l.dst.arrived.Add(1)
 	if !l.active && l.held == nil && len(l.heap) == 0 {
-		l.deliver(frame) // the fast path: a perfect, idle link
+		l.deliver(frame, meta) // the fast path: a perfect, idle link
 		return nil
 	}
 
@@ -460,7 +548,7 @@ func (l *link) write(frame []byte) error {
 	if !d.reorder || held != nil {
 		if f.Delay == 0 && f.Jitter == 0 && f.RateBytesPerSec == 0 && len(l.heap) == 0 {
 			for range copies {
-				l.deliver(data)
+				l.deliver(data, meta)
 			}
 			return nil
 		}
@@ -470,7 +558,7 @@ func (l *link) write(frame []byte) error {
 		l.dst.gone.Add(uint64(copies))
 		return nil
 	}
-	p := l.newPending(data, copies)
+	p := l.newPending(data, meta, copies)
 	p.at = l.arrival(now, len(data), d.jitter)
 	if d.reorder && held == nil {
 		l.st.Reordered++
@@ -495,7 +583,7 @@ func (l *link) release(p *pending, now time.Time) {
 	}
 	if len(l.heap) == 0 && !p.at.After(now) {
 		for range p.copies {
-			l.deliver(p.buf)
+			l.deliver(p.buf, p.meta)
 		}
 		l.recycle(p)
 		return
@@ -528,7 +616,7 @@ func (l *link) arrival(now time.Time, n int, jitter time.Duration) time.Time {
 	return at
 }
 
-func (l *link) newPending(data []byte, copies int) *pending {
+func (l *link) newPending(data []byte, meta Offload, copies int) *pending {
 	var p *pending
 	if n := len(l.free); n > 0 {
 		p = l.free[n-1]
@@ -537,6 +625,7 @@ func (l *link) newPending(data []byte, copies int) *pending {
 		p = &pending{buf: make([]byte, 0, l.maxFrame)}
 	}
 	p.buf = append(p.buf[:0], data...)
+	p.meta = meta
 	p.copies = copies
 	return p
 }
@@ -548,7 +637,7 @@ func (l *link) recycle(p *pending) {
 }
 
 // deliver copies one frame into the receiving ring. Called with l.mu held.
-func (l *link) deliver(frame []byte) {
+func (l *link) deliver(frame []byte, meta Offload) {
 	r := &l.dst.rx
 	r.mu.Lock()
 	if r.closed {
@@ -572,6 +661,7 @@ func (l *link) deliver(frame []byte) {
 		s = make([]byte, 0, max(l.maxFrame, len(frame)))
 	}
 	r.slots[i] = append(s[:0], frame...)
+	r.meta[i] = meta
 	r.count++
 	r.mu.Unlock()
 	select {
@@ -682,7 +772,7 @@ func (l *link) flush(now time.Time) (next time.Time, ok bool) {
 	for len(l.heap) > 0 && !l.heap[0].at.After(now) {
 		p := l.pop()
 		for range p.copies {
-			l.deliver(p.buf)
+			l.deliver(p.buf, p.meta)
 		}
 		l.recycle(p)
 	}

@@ -42,6 +42,7 @@ var (
 	_ Device        = (*Pcap)(nil)
 	_ BatchWriter   = (*Pcap)(nil)
 	_ StatsReporter = (*Pcap)(nil)
+	_ OffloadDevice = (*Pcap)(nil)
 )
 
 // NewPcap writes a pcap file header to w and returns dev wrapped so that its
@@ -102,6 +103,59 @@ func (p *Pcap) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 		p.mu.Unlock()
 	}
 	return n, err
+}
+
+// Offloads implements OffloadDevice: what the wrapped device offers, none
+// if it is not an OffloadDevice. Super-frames are recorded as they cross
+// the device, and partial checksums as they are (tcpdump shows them as
+// incorrect), as a capture on a Linux host with GRO and TSO shows them.
+func (p *Pcap) Offloads() Features {
+	if od, ok := p.dev.(OffloadDevice); ok {
+		return od.Offloads()
+	}
+	return Features{}
+}
+
+// ReadBatchOffload implements OffloadDevice, recording the frames read.
+func (p *Pcap) ReadBatchOffload(bufs [][]byte, sizes []int, meta []Offload) (int, error) {
+	od, ok := p.dev.(OffloadDevice)
+	if !ok {
+		n, err := p.ReadBatch(bufs[:min(len(bufs), len(meta))], sizes)
+		clear(meta[:n])
+		return n, err
+	}
+	n, err := od.ReadBatchOffload(bufs, sizes, meta)
+	if n > 0 {
+		now := time.Now()
+		p.mu.Lock()
+		for i := range n {
+			p.add(now, bufs[i][:sizes[i]])
+		}
+		p.flush()
+		p.mu.Unlock()
+	}
+	return n, err
+}
+
+// WriteOffload implements OffloadDevice, recording the frame if the device
+// took it.
+func (p *Pcap) WriteOffload(frame []byte, meta Offload) error {
+	od, ok := p.dev.(OffloadDevice)
+	if !ok {
+		if !meta.IsZero() {
+			return ErrBadOffload
+		}
+		return p.Write(frame)
+	}
+	now := time.Now()
+	if err := od.WriteOffload(frame, meta); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.add(now, frame)
+	p.flush()
+	p.mu.Unlock()
+	return nil
 }
 
 // Write implements Device, recording the frame if the device took it.

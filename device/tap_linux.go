@@ -30,6 +30,13 @@ type TapConfig struct {
 	MAC net.HardwareAddr
 	// BringUp sets the Linux interface up (IFF_UP).
 	BringUp bool
+	// Offload opens the tap with a virtio-net header (IFF_VNET_HDR) and
+	// asks for checksum and TCP segmentation offloads (TUNSETOFFLOAD:
+	// TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6). Linux then hands the stack
+	// coalesced TCP super-frames of up to 64 KiB and takes super-segments
+	// it cuts up itself (or delivers whole to a local socket). What the
+	// kernel refuses is simply off (Offloads reports what is on).
+	Offload bool
 }
 
 // Tap is a Device on a Linux tap interface. The stack is a host plugged into
@@ -57,14 +64,23 @@ type Tap struct {
 	rlimit   int
 	rn       int
 	rerr     error
-	iov      [2]unix.Iovec
+	iov      [3]unix.Iovec
 	overflow []byte // catches the tail of frames longer than the caller's buffer
+
+	// With a virtio-net header (TapConfig.Offload): every read and write
+	// carries one in front of the frame.
+	vnet     bool
+	features Features
+	rmeta    []Offload // ReadBatchOffload's meta, nil for ReadBatch
+	rhdr     [VirtioNetHdrLen]byte
+	writers  sync.Pool // *tapWriter
 }
 
 var (
 	_ Device        = (*Tap)(nil)
 	_ BatchWriter   = (*Tap)(nil)
 	_ StatsReporter = (*Tap)(nil)
+	_ OffloadDevice = (*Tap)(nil)
 )
 
 // tapMaxFrame bounds what one read from a tap can return: the largest MTU
@@ -82,6 +98,9 @@ func OpenTap(cfg TapConfig) (*Tap, error) {
 		return nil, fmt.Errorf("device: tap MAC %v is not 6 bytes", mac)
 	} else {
 		mac = append(net.HardwareAddr(nil), mac...)
+	}
+	if cfg.Offload {
+		return openTapVnet(cfg, mac)
 	}
 	// water clears the persist flag unless told otherwise, which would make
 	// an interface someone created on purpose vanish when we close it.
@@ -188,19 +207,29 @@ func (t *Tap) Stats() Stats { return t.stats.snapshot() }
 // back-to-back reads. Calls are serialised; one reader is the intended use.
 // If bufs or sizes is empty it returns 0 at once.
 func (t *Tap) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
+	return t.readBatch(bufs, sizes, nil)
+}
+
+// readBatch is ReadBatch, storing each frame's metadata in meta when it is
+// not nil.
+func (t *Tap) readBatch(bufs [][]byte, sizes []int, meta []Offload) (int, error) {
 	if t.closed.Load() {
 		return 0, ErrClosed
 	}
 	limit := min(len(bufs), len(sizes))
+	if meta != nil {
+		limit = min(limit, len(meta))
+	}
 	if limit == 0 {
 		return 0, nil
 	}
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
-	t.rbufs, t.rsizes, t.rlimit, t.rn, t.rerr = bufs, sizes, limit, 0, nil
+	t.rbufs, t.rsizes, t.rmeta, t.rlimit, t.rn, t.rerr = bufs, sizes, meta, limit, 0, nil
 	err := t.rc.Read(t.readFn)
 	n, rerr := t.rn, t.rerr
-	t.rbufs, t.rsizes, t.iov[0] = nil, nil, unix.Iovec{} // do not pin the caller's memory
+	t.rbufs, t.rsizes, t.rmeta = nil, nil, nil
+	t.iov = [3]unix.Iovec{} // do not pin the caller's memory
 	if n > 0 {
 		// A read error after some frames is reported by the next call,
 		// which will meet it again.
@@ -222,6 +251,13 @@ func (t *Tap) readReady(fd uintptr) bool {
 	for t.rn < t.rlimit {
 		buf := t.rbufs[t.rn]
 		m, errno := t.readv(fd, buf)
+		if errno == 0 && t.vnet {
+			if m < VirtioNetHdrLen {
+				t.stats.badOffload.Add(1)
+				continue
+			}
+			m -= VirtioNetHdrLen
+		}
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
@@ -237,6 +273,9 @@ func (t *Tap) readReady(fd uintptr) bool {
 			t.stats.tooLong.Add(1)
 			continue
 		}
+		if t.vnet && !t.takeMeta(buf[:m]) {
+			continue
+		}
 		t.rsizes[t.rn] = m
 		t.stats.in(m)
 		t.rn++
@@ -248,14 +287,18 @@ func (t *Tap) readReady(fd uintptr) bool {
 // returned length is the frame's full length even when buf is too short.
 // A tap returns one frame per read.
 func (t *Tap) readv(fd uintptr, buf []byte) (int, unix.Errno) {
-	t.iov[0] = unix.Iovec{}
-	if len(buf) > 0 {
-		t.iov[0].Base = &buf[0]
-		t.iov[0].SetLen(len(buf))
+	iov := t.iov[:0]
+	if t.vnet {
+		iov = append(iov, unix.Iovec{Base: &t.rhdr[0]})
+		iov[0].SetLen(VirtioNetHdrLen)
 	}
-	t.iov[1].Base = &t.overflow[0]
-	t.iov[1].SetLen(len(t.overflow))
-	n, _, errno := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&t.iov[0])), uintptr(len(t.iov)))
+	if len(buf) > 0 {
+		iov = append(iov, unix.Iovec{Base: &buf[0]})
+		iov[len(iov)-1].SetLen(len(buf))
+	}
+	iov = append(iov, unix.Iovec{Base: &t.overflow[0]})
+	iov[len(iov)-1].SetLen(len(t.overflow))
+	n, _, errno := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	return int(n), errno
 }
 
@@ -263,6 +306,9 @@ func (t *Tap) readv(fd uintptr, buf []byte) (int, unix.Errno) {
 func (t *Tap) Write(frame []byte) error {
 	if t.closed.Load() {
 		return ErrClosed
+	}
+	if t.vnet {
+		return t.WriteOffload(frame, Offload{})
 	}
 	if err := checkFrame(frame, t.mtu); err != nil {
 		t.stats.invalid.Add(1)
@@ -298,4 +344,198 @@ func (t *Tap) Close() error {
 		t.closeErr = t.file.Close()
 	})
 	return t.closeErr
+}
+
+// TUNSETOFFLOAD flags (linux/if_tun.h).
+const (
+	tunFCsum = 0x01
+	tunFTSO4 = 0x02
+	tunFTSO6 = 0x04
+)
+
+// openTapVnet opens the tap itself (water has no IFF_VNET_HDR) with a
+// virtio-net header in front of every frame, and negotiates offloads.
+func openTapVnet(cfg TapConfig, mac net.HardwareAddr) (*Tap, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("device: open tap %q: %w", cfg.Name, err)
+	}
+	ifr, err := unix.NewIfreq(cfg.Name)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("device: open tap %q: %w", cfg.Name, err)
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("device: open tap %q: %w", cfg.Name, err)
+	}
+	// An existing persistent tap stays persistent and a new one goes
+	// away on Close: TUNSETIFF leaves the flag as it finds it.
+	t := &Tap{
+		file:     os.NewFile(uintptr(fd), "/dev/net/tun"),
+		name:     ifr.Name(),
+		mac:      mac,
+		overflow: make([]byte, tapMaxFrame),
+		vnet:     true,
+	}
+	t.readFn = t.readReady
+	t.features = negotiate(fd)
+	if err := t.setup(cfg); err != nil {
+		t.file.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// negotiate asks for the offloads actnet handles, dropping to fewer when
+// the kernel refuses a set (an old kernel, or a tap that cannot).
+func negotiate(fd int) Features {
+	for _, f := range []struct {
+		flags int
+		feat  Features
+	}{
+		{tunFCsum | tunFTSO4 | tunFTSO6, Features{Csum: true, TSO4: true, TSO6: true}},
+		{tunFCsum, Features{Csum: true}},
+	} {
+		if unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, f.flags) == nil {
+			return f.feat
+		}
+	}
+	// Keep the header but no offload: every frame's metadata is zero.
+	_ = unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, 0)
+	return Features{}
+}
+
+// Offloads implements OffloadDevice.
+func (t *Tap) Offloads() Features { return t.features }
+
+// takeMeta decodes and checks the header read with frame. A frame whose
+// header is bogus is counted and dropped. For a plain ReadBatch caller,
+// a partial checksum is completed and a super-frame dropped as too long.
+func (t *Tap) takeMeta(frame []byte) bool {
+	o, err := DecodeVirtioNetHdr(t.rhdr[:])
+	if err == nil {
+		err = o.Check(frame)
+	}
+	if err != nil {
+		t.stats.badOffload.Add(1)
+		return false
+	}
+	if t.rmeta != nil {
+		t.rmeta[t.rn] = o
+		return true
+	}
+	if o.GSO != GSONone {
+		t.stats.tooLong.Add(1)
+		return false
+	}
+	if CompleteChecksum(frame, o) != nil {
+		t.stats.badOffload.Add(1)
+		return false
+	}
+	return true
+}
+
+// ReadBatchOffload implements OffloadDevice.
+func (t *Tap) ReadBatchOffload(bufs [][]byte, sizes []int, meta []Offload) (int, error) {
+	if !t.vnet {
+		n, err := t.ReadBatch(bufs, sizes)
+		clear(meta[:min(n, len(meta))])
+		return n, err
+	}
+	return t.readBatch(bufs, sizes, meta)
+}
+
+// tapWriter is one write's header and vector, pooled so that concurrent
+// writers allocate nothing.
+type tapWriter struct {
+	t     *Tap
+	hdr   [VirtioNetHdrLen]byte
+	iov   [2]unix.Iovec
+	n     int
+	errno unix.Errno
+	fn    func(fd uintptr) bool
+}
+
+func (w *tapWriter) write(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), 2)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		w.n, w.errno = int(n), errno
+		return true
+	}
+}
+
+// WriteOffload implements OffloadDevice. The header and the frame go out
+// in one writev.
+func (t *Tap) WriteOffload(frame []byte, meta Offload) error {
+	if t.closed.Load() {
+		return ErrClosed
+	}
+	if !t.vnet {
+		if !meta.IsZero() {
+			t.stats.badOffload.Add(1)
+			return ErrBadOffload
+		}
+		return t.Write(frame)
+	}
+	if err := t.checkOffload(frame, meta); err != nil {
+		return err
+	}
+	w, _ := t.writers.Get().(*tapWriter)
+	if w == nil {
+		w = &tapWriter{t: t}
+		w.fn = w.write
+	}
+	EncodeVirtioNetHdr(w.hdr[:], meta)
+	w.iov[0] = unix.Iovec{Base: &w.hdr[0]}
+	w.iov[0].SetLen(VirtioNetHdrLen)
+	w.iov[1] = unix.Iovec{Base: &frame[0]}
+	w.iov[1].SetLen(len(frame))
+	err := t.rc.Write(w.fn)
+	errno := w.errno
+	w.iov[1] = unix.Iovec{} // do not pin the caller's frame
+	t.writers.Put(w)
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) || t.closed.Load() {
+			return ErrClosed
+		}
+		t.stats.writeErrors.Add(1)
+		return fmt.Errorf("device: write %s: %w", t.name, err)
+	}
+	t.stats.out(len(frame))
+	return nil
+}
+
+// checkOffload validates an outgoing frame and its metadata: a super-frame
+// may exceed the MTU, up to MaxOffloadFrame, when the tap negotiated TSO
+// for its family.
+func (t *Tap) checkOffload(frame []byte, meta Offload) error {
+	var err error
+	switch {
+	case meta.GSO == GSONone:
+		err = checkFrame(frame, t.mtu)
+		if err == nil && meta.NeedsCsum {
+			err = meta.Check(frame)
+		}
+	case meta.GSO == GSOTCPv4 && !t.features.TSO4, meta.GSO == GSOTCPv6 && !t.features.TSO6:
+		err = ErrBadOffload
+	case len(frame) < HeaderLen:
+		err = ErrFrameTooShort
+	default:
+		err = meta.Check(frame)
+	}
+	if err != nil {
+		t.stats.invalid.Add(1)
+	}
+	return err
 }

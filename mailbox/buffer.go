@@ -42,6 +42,19 @@ const Headroom = 14 + 60
 type Buffer struct {
 	B    []byte
 	pool *Pool
+	// Tx asks the link to finish the packet the buffer holds (checksum
+	// and segmentation offload); zero when nothing is asked. It goes
+	// back to zero when the buffer returns to its pool.
+	Tx TxOffload
+}
+
+// TxOffload is what a transport asks the link to finish for an outgoing
+// TCP segment, on a device with offloads: PartialCsum, its checksum (the
+// field holds the pseudo-header sum), and GSOSize, when positive, cutting
+// its payload into segments of that size (TSO).
+type TxOffload struct {
+	PartialCsum bool
+	GSOSize     uint16
 }
 
 // Release returns the buffer to the pool it came from. The caller must not
@@ -51,6 +64,7 @@ func (b *Buffer) Release() {
 		return
 	}
 	b.pool.outstanding.Add(-1)
+	b.Tx = TxOffload{}
 	b.pool.p.Put(b)
 }
 

@@ -20,6 +20,12 @@ type Packet struct {
 	Network       []byte // the frame's payload: an ARP, IPv4 or IPv6 packet
 	SrcMAC        ethernet.Addr
 	LinkBroadcast bool // sent to the broadcast or a multicast MAC
+	// ChecksumOK: the device vouched for the frame's TCP or UDP checksum
+	// (offload metadata: verified by the host, or partial because the
+	// host itself sent it), so the transport does not verify it — a
+	// partial one would not verify. A coalesced TCP super-frame always
+	// has it.
+	ChecksumOK bool
 
 	// Set by the IP layer.
 	Src, Dst  netip.Addr

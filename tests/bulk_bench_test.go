@@ -23,6 +23,16 @@ func BenchmarkTCPBulkMemory(b *testing.B) {
 		a, s, _, _ := pair6With(b, true, device.MemoryConfig{RingSize: 4096})
 		benchBulk(b, a, s, netip.AddrPortFrom(v6B.Addr(), 9000))
 	})
+	// The same over a link with checksum and segmentation offloads (TSO
+	// one way, super-frames the other, as over a veth with GRO).
+	b.Run("ipv4-offload", func(b *testing.B) {
+		a, s, _, _ := pair(b, device.MemoryConfig{RingSize: 4096, Offload: true})
+		benchBulk(b, a, s, netip.AddrPortFrom(s.Addr(), 9000))
+	})
+	b.Run("ipv6-offload", func(b *testing.B) {
+		a, s, _, _ := pair6With(b, true, device.MemoryConfig{RingSize: 4096, Offload: true})
+		benchBulk(b, a, s, netip.AddrPortFrom(v6B.Addr(), 9000))
+	})
 }
 
 // benchBulk streams b.N chunks of 64 KiB from a to s's discard listener

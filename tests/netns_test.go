@@ -135,6 +135,12 @@ func (s *syncBuffer) String() string {
 func (n *netns) start(name string, args ...string) *process {
 	n.t.Helper()
 	p := &process{stdout: new(syncBuffer), stderr: new(syncBuffer), done: make(chan struct{})}
+	if v := os.Getenv("ACTNET_OFFLOAD"); v != "" && len(args) > 0 && args[0] == "serve" {
+		// The tap suite runs with offloads on (the default) and again
+		// with ACTNET_OFFLOAD=off (.ci/run); a test's own --offload,
+		// later on the line, still wins.
+		args = append([]string{"serve", "--offload", v}, args[1:]...)
+	}
 	p.cmd = n.cmd(context.Background(), name, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

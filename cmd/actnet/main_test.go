@@ -53,6 +53,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/0"}, 2, "prefix length 0"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "224.0.0.1/24"}, 2, "not a unicast"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv4-gateway", "10.0.0.2"}, 2, "own address"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--offload", "gso"}, 2, "want auto or off"},
+		{[]string{"get", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--offload", "gso", "http://x/"}, 2, "want auto or off"},
 		// IPv6 flags, all refused before the tap is opened.
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6-secret", "/tmp/x"}, 2, "--ipv6-iid stable only"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "sometimes"}, 2, "want auto, none, or an IPv6 address"},

@@ -70,7 +70,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	tap, ipv4, ipv6, mtu := sf.tap, sf.ipv4, sf.ipv6, sf.mtu
 	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("ipv6", ipv6.String()).
-		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Msg("actnet serving")
+		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Str("offload", sf.offloads).Msg("actnet serving")
 	// The IPv6 addresses are logged once duplicate address detection lets
 	// them be used, by a goroutine that ends with the stack's life here.
 	v6ctx, v6cancel := context.WithCancel(context.Background())

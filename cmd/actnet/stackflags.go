@@ -31,9 +31,13 @@ type stackFlags struct {
 	cc      *string
 	noSACK  *bool
 	noTS    *bool
+	offload *string
 
 	mac net.HardwareAddr // from macText, by check
 	set map[string]bool  // the flags given on the command line, by check
+	// offloads names the offloads the tap negotiated, by open (for the
+	// log).
+	offloads string
 }
 
 // addStackFlags defines the stack flags on fs.
@@ -46,6 +50,7 @@ func addStackFlags(fs *flag.FlagSet) *stackFlags {
 	f.cc = fs.String("tcp-cc", "cubic", "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)")
 	f.noSACK = fs.Bool("tcp-no-sack", false, "turn selective acknowledgments (RFC 2018/6675) off")
 	f.noTS = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
+	f.offload = fs.String("offload", "auto", "tap offloads: auto (a virtio-net header, with checksum and TCP segmentation offload as far as the kernel agrees: super-frames of up to 64 KiB both ways) or off")
 	fs.Var(&f.ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
 	fs.Var(&f.gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
 	fs.Var(&f.ipv6, "ipv6", "IPv6: auto (the default: a link-local address, plus SLAAC addresses and default routers from router advertisements), none (IPv6 off), or a static ADDR/PREFIX such as 2001:db8:1::2/64 (besides the link-local address)")
@@ -64,6 +69,8 @@ func (f *stackFlags) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("--tap is required")
 	case !f.ipv4.p.IsValid():
 		return fmt.Errorf("--ipv4 is required")
+	case *f.offload != "auto" && *f.offload != "off":
+		return fmt.Errorf("--offload %q: want auto or off", *f.offload)
 	case *f.mtu < 576 || *f.mtu > 65535:
 		return fmt.Errorf("--mtu %d is out of range (576 to 65535)", *f.mtu)
 	case f.gateway.a.IsValid() && !f.ipv4.p.Contains(f.gateway.a):
@@ -117,10 +124,11 @@ func (f *stackFlags) logger(stderr io.Writer) zerolog.Logger {
 // open attaches to the tap (with its pcap wrapper) and starts the stack.
 // Its errors name what failed; the command prefixes its own name.
 func (f *stackFlags) open(tcpConfig actnet.TCPConfig, log *zerolog.Logger) (*actnet.Stack, error) {
-	dev, err := openTap(*f.tap, *f.mtu, f.mac)
+	dev, err := openTap(*f.tap, *f.mtu, f.mac, *f.offload == "auto")
 	if err != nil {
 		return nil, fmt.Errorf("opening tap %s: %v", *f.tap, err)
 	}
+	f.offloads = offloadsOf(dev)
 	if *f.pcap != "" {
 		wrapped, err := device.OpenPcapFile(dev, *f.pcap)
 		if err != nil {
@@ -144,4 +152,21 @@ func (f *stackFlags) open(tcpConfig actnet.TCPConfig, log *zerolog.Logger) (*act
 		TCP:         tcpConfig,
 		IPv6:        v6,
 	})
+}
+
+// offloadsOf names the offloads dev negotiated, for the log.
+func offloadsOf(dev device.Device) string {
+	od, ok := dev.(device.OffloadDevice)
+	if !ok || !od.Offloads().Any() {
+		return "off"
+	}
+	f := od.Offloads()
+	s := "csum"
+	if f.TSO4 {
+		s += ",tso4"
+	}
+	if f.TSO6 {
+		s += ",tso6"
+	}
+	return s
 }

@@ -8,6 +8,6 @@ import (
 	"github.com/actnet/actnet/device"
 )
 
-func openTap(name string, mtu int, mac net.HardwareAddr) (device.Device, error) {
-	return device.OpenTap(device.TapConfig{Name: name, MTU: mtu, MAC: mac, BringUp: true})
+func openTap(name string, mtu int, mac net.HardwareAddr, offload bool) (device.Device, error) {
+	return device.OpenTap(device.TapConfig{Name: name, MTU: mtu, MAC: mac, BringUp: true, Offload: offload})
 }

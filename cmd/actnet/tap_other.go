@@ -9,6 +9,6 @@ import (
 	"github.com/actnet/actnet/device"
 )
 
-func openTap(string, int, net.HardwareAddr) (device.Device, error) {
+func openTap(string, int, net.HardwareAddr, bool) (device.Device, error) {
 	return nil, errors.New("tap devices are only supported on Linux")
 }

@@ -89,6 +89,13 @@ type Config struct {
 	// ISNSecret keys ISN for connections opened by a LISTEN-state Conn
 	// (see Listen).
 	ISNSecret [16]byte
+	// GSOMax, when positive, is the most data one outgoing segment may
+	// carry on a link with TCP segmentation offload (TSO): new data goes
+	// out in super-segments of several MSS (Outgoing.GSOSize says where
+	// the link cuts them), sized like Linux's TSO autosizing. Zero keeps
+	// every segment within the MSS. Retransmissions, loss recovery and
+	// the congestion window stay in MSS units either way.
+	GSOMax int
 }
 
 const maxBufferSize = 1 << 30
@@ -138,6 +145,7 @@ func (cfg *Config) withDefaults() Config {
 	if c.ChallengeACKLimit <= 0 {
 		c.ChallengeACKLimit = 10
 	}
+	c.GSOMax = min(max(c.GSOMax, 0), 0xffff)
 	if c.Congestion == nil {
 		c.Congestion = NewCubic
 	}

@@ -155,6 +155,7 @@ type Conn struct {
 	finQueued    bool // CloseWrite called: FIN follows the queued data
 	readClosed   bool // Close called: received data is no longer wanted
 	ackNow       bool
+	gsoSize      int // the segment size of the super-segment being emitted
 	rttTiming    bool
 	inRecovery   bool
 	persisting   bool

@@ -54,6 +54,7 @@ type sent struct {
 	tuple Tuple
 	h     Header
 	data  []byte
+	gso   int // Outgoing.GSOSize
 }
 
 func (s sent) String() string {
@@ -97,7 +98,7 @@ func (h *harness) emit(o *Outgoing) {
 	if seg.SrcPort() != o.Tuple.Local.Port() || seg.DstPort() != o.Tuple.Remote.Port() {
 		h.t.Fatalf("ports %d->%d do not match tuple %v", seg.SrcPort(), seg.DstPort(), o.Tuple)
 	}
-	h.out = append(h.out, sent{o.Tuple, seg.Header(), append([]byte(nil), seg.Payload()...)})
+	h.out = append(h.out, sent{o.Tuple, seg.Header(), append([]byte(nil), seg.Payload()...), o.GSOSize})
 }
 
 // send feeds s to the Conn as if it came from the peer.

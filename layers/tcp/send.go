@@ -1,6 +1,11 @@
 package tcp
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/actnet/actnet/layers/checksum"
+)
 
 // Outgoing is one segment the control block wants sent: its addresses, its
 // header and a reference to its payload inside the send buffer. It is
@@ -8,8 +13,12 @@ import "time"
 type Outgoing struct {
 	Tuple  Tuple // Local is the source, Remote the destination
 	Header Header
-	q      *byteQueue
-	off, n int
+	// GSOSize, when positive, marks a super-segment for a link with TSO:
+	// its payload is longer than one segment may carry, and the link cuts
+	// it into pieces of GSOSize bytes, each behind a copy of Header.
+	GSOSize int
+	q       *byteQueue
+	off, n  int
 }
 
 // PayloadLen returns the number of data bytes.
@@ -43,6 +52,29 @@ func (o *Outgoing) Emit(b []byte) (int, error) {
 		o.q.readAt(o.off, b[hl:total])
 	}
 	setChecksum(b[:total], o.Tuple.Local.Addr(), o.Tuple.Remote.Addr())
+	return total, nil
+}
+
+// EmitPartial is Emit for a link that completes checksums (checksum
+// offload, and always for a super-segment): the checksum field holds the
+// folded sum of the pseudo-header only, not complemented, and the link
+// sums the segment into it (Linux's CHECKSUM_PARTIAL, the virtio-net
+// NEEDS_CSUM convention).
+func (o *Outgoing) EmitPartial(b []byte) (int, error) {
+	hl := o.Header.Len()
+	total := hl + o.n
+	if hl > MaxHeaderLen {
+		return 0, ErrOptionsTooLong
+	}
+	if len(b) < total {
+		return 0, ErrBufferTooSmall
+	}
+	o.Header.putHeader(b, hl)
+	if o.n > 0 {
+		o.q.readAt(o.off, b[hl:total])
+	}
+	s := checksum.PseudoHeaderSum(o.Tuple.Local.Addr(), o.Tuple.Remote.Addr(), ProtocolNumber, total)
+	binary.BigEndian.PutUint16(b[16:], ^checksum.Fold(s)) // Fold complements; a partial sum is not
 	return total, nil
 }
 
@@ -106,6 +138,7 @@ func (c *Conn) emitSegment(now time.Time, seq Seq, flags Flags, off, n int) {
 		o.q, o.off, o.n = &c.sndq, off, n
 		c.lastSend = now
 	}
+	o.GSOSize, c.gsoSize = c.gsoSize, 0
 	c.stats.SegmentsOut++
 	c.emit(o)
 }
@@ -255,7 +288,11 @@ func (c *Conn) sendData(now time.Time) bool {
 		cwnd += min(c.dupAcks, 2) * c.sndMSS
 	}
 	usable := min(c.sndWnd-flight, cwnd-c.flightForCwnd(flight))
-	n := max(min(avail, mss, usable), 0)
+	limit := mss
+	if c.cfg.GSOMax > 0 && !retransmitting && !c.inRecovery {
+		limit = c.tsoSize(mss)
+	}
+	n := max(min(avail, limit, usable), 0)
 	fin := c.finQueued && n == avail
 	if n == 0 && !fin {
 		if avail > 0 && flight == 0 {
@@ -294,6 +331,9 @@ func (c *Conn) sendData(now time.Time) bool {
 	if c.persisting {
 		c.persisting = false
 		c.timers[timerRetransmit] = time.Time{}
+	}
+	if n > mss {
+		c.gsoSize = mss
 	}
 	c.emitSegment(now, seq, flags, off, n)
 	if retransmitting {
@@ -509,4 +549,20 @@ func (c *Conn) inputACK(now time.Time, seg *Segment) bool {
 		}
 	}
 	return true
+}
+
+// tsoSize is how much new data one super-segment may carry on a link with
+// TSO, in whole MSS: Linux's tcp_tso_autosize. It aims at about a
+// millisecond of data at the rate Linux would pace this connection
+// (cwnd/SRTT, with its 20% headroom), so that on a long path the sender
+// still sends small bursts, at least two MSS (tcp_min_tso_segs) and at
+// most Config.GSOMax. On a LAN, where a millisecond is many RTTs, that is
+// GSOMax.
+func (c *Conn) tsoSize(mss int) int {
+	segs := c.cfg.GSOMax / mss
+	if c.srtt > 0 {
+		perMs := int(int64(c.cwnd()) * 12 * int64(time.Millisecond) / (10 * int64(c.srtt)))
+		segs = min(segs, max(perMs/mss, 2))
+	}
+	return max(segs, 1) * mss
 }
