@@ -141,7 +141,7 @@ func (s *Stack) Failed() <-chan struct{} { return s.run.Failed() }
 func (s *Stack) Err() error { return s.run.Err() }
 
 // Addr is the stack's IPv4 address.
-func (s *Stack) Addr() netip.Addr { return s.run.Env.IPv4.Addr() }
+func (s *Stack) Addr() netip.Addr { return s.run.Env.IPv4().Addr.Addr() }
 
 // HardwareAddr is the stack's MAC address.
 func (s *Stack) HardwareAddr() string { return s.run.Env.MAC.String() }
