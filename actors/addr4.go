@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // IPv4Config is the stack's IPv4 configuration at one moment. It is
@@ -128,3 +129,22 @@ func (r *Running) WaitIPv4(ctx context.Context) (netip.Prefix, error) {
 // localAddrRemoved tells the tcp actor, and through it each connection on
 // addr, that the stack no longer holds addr.
 type localAddrRemoved struct{ addr netip.Addr }
+
+// AwaitNeighbor4 waits until addr's MAC is in the published neighbour
+// cache, or ctx ends, and reports which. A packet queued for addr (the
+// DHCPRELEASE a closing stack sends its server) has left by then: the arp
+// actor sends what waited before it publishes the answer.
+func (r *Running) AwaitNeighbor4(ctx context.Context, addr netip.Addr) bool {
+	for {
+		if m := r.Env.Neighbors4.Load(); m != nil {
+			if _, ok := (*m)[addr]; ok {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}

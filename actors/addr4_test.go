@@ -15,6 +15,8 @@ import (
 	"github.com/actnet/actnet/layers/ethernet"
 	"github.com/actnet/actnet/layers/icmpv4"
 	"github.com/actnet/actnet/layers/ipv4"
+	"github.com/actnet/actnet/layers/ipv6"
+	"github.com/actnet/actnet/layers/ndp"
 	"github.com/actnet/actnet/layers/tcp"
 	"github.com/actnet/actnet/layers/udp"
 )
@@ -306,5 +308,36 @@ func TestProbeIPv4Free(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no answer after ANNOUNCE_WAIT")
+	}
+}
+
+// The DNS servers of a router advertisement's RDNSS option (RFC 8106) are
+// kept with their lifetime.
+func TestRDNSSFromRouterAdvert(t *testing.T) {
+	clock := NewVirtualClock(time.Unix(1_000_000, 0))
+	da, db := device.NewMemoryPair(device.MemoryConfig{})
+	r, err := Start(Options{Device: da, Log: zerolog.Nop(), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); db.Close() })
+	p := newLinkPeer(t, db, r.Env.MAC)
+	ns := netip.MustParseAddr("2001:db8::53")
+	ra := ndp.Repr{Type: ndp.TypeRouterAdvertisement, CurHopLimit: 64,
+		Options: ndp.Options{DNSServers: []ndp.RDNSS{{Lifetime: 300, Servers: []netip.Addr{ns}}}}}
+	src := netip.MustParseAddr("fe80::1")
+	n := ra.Len()
+	b := make([]byte, ipv6.HeaderLen+n)
+	ra.Emit(b[ipv6.HeaderLen:])
+	ndp.SetChecksum(b[ipv6.HeaderLen:], src, ipv6.AllNodes)
+	ipv6.Header{NextHeader: ipv6.ProtoICMPv6, HopLimit: 255, Src: src, Dst: ipv6.AllNodes, PayloadLen: n}.Emit(b)
+	p.send(ethernet.IPv6, multicastMAC(ipv6.AllNodes), b)
+	idle(t, r)
+	if got := r.DNSServers6(); len(got) != 1 || got[0] != ns {
+		t.Fatalf("DNS servers %v, want [%v]", got, ns)
+	}
+	clock.Advance(300 * time.Second)
+	if got := r.DNSServers6(); len(got) != 0 {
+		t.Fatalf("DNS servers after their lifetime: %v", got)
 	}
 }

@@ -191,8 +191,10 @@ func (a *arpActor) handle(p *mailbox.Packet, cfg *IPv4Config) bool {
 	// so strangers cannot fill the cache. A reply creates nothing: one we
 	// asked for finds its Incomplete entry, and an unsolicited one must
 	// not plant a binding (Linux's arp_accept=0 default). Only on-link
-	// senders are worth knowing.
-	if senderKnown && cfg.Addr.Contains(r.SenderIP) {
+	// senders are worth knowing; a stack without an address has no link
+	// prefix, so it takes the answers to what it asked (a DHCPRELEASE
+	// that leaves after the address went).
+	if senderKnown && (cfg.Addr.Contains(r.SenderIP) || !cfg.HasAddr()) {
 		var waiting []*awaitNeighbor
 		if r.TargetIP == own && r.Op == arp.Request {
 			waiting, changed = a.cache.Insert(r.SenderIP, r.SenderHW, now), true
@@ -235,14 +237,18 @@ func (a *arpActor) reply(req arp.Repr) {
 }
 
 func (a *arpActor) request(ip netip.Addr) {
-	if !a.env.IPv4().HasAddr() {
-		return // no sender address to ask with; the entry's retries give up
-	}
 	a.c.RequestsSent.Inc()
+	cfg := a.env.IPv4()
+	if !cfg.HasAddr() {
+		// No address to ask from: ask in the probe form, sender 0.0.0.0
+		// (RFC 5227 §2.1.1), which plants nothing in other caches.
+		a.send(arp.NewProbe(a.env.MAC, ip), ethernet.Broadcast)
+		return
+	}
 	a.send(arp.Repr{
 		Op:       arp.Request,
 		SenderHW: a.env.MAC,
-		SenderIP: a.env.IPv4().Addr.Addr(),
+		SenderIP: cfg.Addr.Addr(),
 		TargetIP: ip,
 	}, ethernet.Broadcast)
 }

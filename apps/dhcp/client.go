@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -42,6 +43,11 @@ type Client struct {
 	cancel context.CancelFunc
 	ctx    context.Context
 
+	// posted and handled count the events (timer firings, probe
+	// answers, replies) given to the run loop and those it finished, so
+	// that a test can wait until the client is idle (actors.Active).
+	posted, handled atomic.Uint64
+
 	mu        sync.Mutex
 	lease     Lease
 	bound     bool
@@ -69,10 +75,19 @@ func Start(cfg Config, host Host, conn net.PacketConn, clock actors.Clock, log z
 
 // post hands the run loop an event; it drops it when the client stopped.
 func (c *Client) post(ev func(time.Time) []Action) {
+	c.posted.Add(1)
 	select {
 	case c.events <- ev:
 	case <-c.done:
+		c.handled.Add(1)
 	}
+}
+
+// Activity reports the events posted to the client and those handled; it
+// makes the client an actors.Active for tests that wait until all is idle.
+func (c *Client) Activity() (posted, handled uint64) {
+	h := c.handled.Load()
+	return c.posted.Load(), h
 }
 
 // read turns datagrams into events until the socket closes.
@@ -122,6 +137,7 @@ func (c *Client) run() {
 		case ev := <-c.events:
 			c.apply(ev(c.clock.Now()))
 			rearm()
+			c.handled.Add(1)
 		case reply := <-c.stop:
 			if stopTimer != nil {
 				stopTimer()
@@ -149,6 +165,8 @@ func (c *Client) apply(actions []Action) {
 				c.log.Debug().Err(err).Str("to", a.To.String()).Msg("dhcp: send failed")
 			}
 		case Probe:
+			// The probe waits on the stack's timers, not on the client:
+			// only its answer counts as the client's activity.
 			go func() {
 				inUse, err := c.host.ProbeIPv4(c.ctx, a.Addr)
 				if err != nil {

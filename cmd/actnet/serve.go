@@ -25,7 +25,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		tap     = fs.String("tap", "", "tap device to attach to; created if missing (required)")
-		ipv4    prefixFlag
+		ipv4    ipv4Flag
+		fb4     prefixFlag
 		gateway addrFlag
 		ipv6    ipv6Flag
 		gw6     addr6Flag
@@ -42,7 +43,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		apps    appList
 	)
-	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
+	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24, or dhcp to lease one from a DHCP server (required)")
+	fs.Var(&fb4, "ipv4-fallback", "with --ipv4 dhcp: the address and prefix to use when no DHCP server answers within 10 s")
 	fs.Var(&gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
 	fs.Var(&ipv6, "ipv6", "IPv6: auto (the default: a link-local address, plus SLAAC addresses and default routers from router advertisements), none (IPv6 off), or a static ADDR/PREFIX such as 2001:db8:1::2/64 (besides the link-local address)")
 	fs.Var(&gw6, "ipv6-gateway", "default IPv6 router, link-local or on the --ipv6 prefix; only with a static --ipv6 (router advertisements may add others)")
@@ -50,7 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&level, "log-level", "log level: trace, debug, info, warn, error")
 	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: echo, discard, source, crash, udp-echo; default echo:9000)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
+		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX|dhcp [flags]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -68,15 +70,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return bad("unexpected argument %q", fs.Arg(0))
 	case *tap == "":
 		return bad("--tap is required")
-	case !ipv4.p.IsValid():
+	case !ipv4.p.IsValid() && !ipv4.dhcp:
 		return bad("--ipv4 is required")
+	case ipv4.dhcp && gateway.a.IsValid():
+		return bad("--ipv4-gateway is the DHCP server's to give with --ipv4 dhcp")
+	case fb4.p.IsValid() && !ipv4.dhcp:
+		return bad("--ipv4-fallback is for --ipv4 dhcp")
 	case *idle < 0:
 		return bad("--idle-timeout %v is negative", *idle)
 	case *mtu < 576 || *mtu > 65535:
 		return bad("--mtu %d is out of range (576 to 65535)", *mtu)
 	case gateway.a.IsValid() && !ipv4.p.Contains(gateway.a):
 		return bad("--ipv4-gateway %s is not on the link %s", gateway.a, ipv4.p.Masked())
-	case gateway.a == ipv4.p.Addr():
+	case gateway.a.IsValid() && gateway.a == ipv4.p.Addr():
 		return bad("--ipv4-gateway %s is the stack's own address", gateway.a)
 	}
 	set := map[string]bool{}
@@ -130,18 +136,20 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		dev = wrapped
 	}
 	stack, err := actnet.New(actnet.Config{
-		Device:      dev,
-		IPv4:        ipv4.p,
-		IPv4Gateway: gateway.a,
-		Logger:      &log,
-		TCP:         tcpConfig,
-		IPv6:        ipv6Config(ipv6, gw6, iid),
+		Device:       dev,
+		IPv4:         ipv4.p,
+		IPv4Gateway:  gateway.a,
+		IPv4DHCP:     ipv4.dhcp,
+		IPv4Fallback: fb4.p,
+		Logger:       &log,
+		TCP:          tcpConfig,
+		IPv6:         ipv6Config(ipv6, gw6, iid),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)
 		return 1
 	}
-	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("ipv6", ipv6.String()).
+	log.Info().Str("tap", *tap).Str("ipv4", ipv4.String()).Str("ipv6", ipv6.String()).
 		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Msg("actnet serving")
 	// The IPv6 addresses are logged once duplicate address detection lets
 	// them be used, by a goroutine that ends with the stack's life here.
