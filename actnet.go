@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/actnet/actnet/actors"
+	"github.com/actnet/actnet/apps/dhcp"
 	"github.com/actnet/actnet/device"
 	"github.com/actnet/actnet/layers/ndp"
 	"github.com/actnet/actnet/mailbox"
@@ -31,11 +32,20 @@ type Config struct {
 	// The stack owns it from New on and closes it in Close.
 	Device device.Device
 	// IPv4 is the stack's address with the prefix length of its link,
-	// e.g. 10.0.0.2/24.
+	// e.g. 10.0.0.2/24. Leave it zero with IPv4DHCP.
 	IPv4 netip.Prefix
 	// IPv4Gateway is the default router for off-link destinations; leave
 	// it zero for a stack that only talks on its own link.
 	IPv4Gateway netip.Addr
+	// IPv4DHCP asks a DHCP server for the address, prefix, gateway and
+	// DNS servers (RFC 2131) instead of IPv4 and IPv4Gateway, which must
+	// be zero. The stack starts without an IPv4 address (WaitIPv4 waits
+	// for one), renews the lease while it runs, and releases it in Close.
+	IPv4DHCP bool
+	// IPv4Fallback, with IPv4DHCP, is the address (with its prefix
+	// length) taken when no DHCP server has answered within 10 seconds;
+	// the client keeps asking, and a lease replaces it.
+	IPv4Fallback netip.Prefix
 	// Logger receives every log line of the stack, protoactor's included.
 	// When nil the stack logs warnings and errors to standard error.
 	Logger *zerolog.Logger
@@ -62,6 +72,7 @@ type Limits = actors.Limits
 type Stack struct {
 	run       *actors.Running
 	tcpConfig TCPConfig
+	dhcp      *dhcp.Client // nil without Config.IPv4DHCP
 }
 
 // New starts a stack on cfg.Device. On error the device is closed.
@@ -72,6 +83,10 @@ func New(cfg Config) (*Stack, error) {
 	log := DefaultLogger(os.Stderr)
 	if cfg.Logger != nil {
 		log = *cfg.Logger
+	}
+	if err := checkIPv4Config(cfg); err != nil {
+		cfg.Device.Close()
+		return nil, err
 	}
 	run, err := actors.Start(actors.Options{
 		Device:   cfg.Device,
@@ -92,7 +107,14 @@ func New(cfg Config) (*Stack, error) {
 		cfg.Device.Close()
 		return nil, err
 	}
-	return &Stack{run: run, tcpConfig: cfg.TCP}, nil
+	s := &Stack{run: run, tcpConfig: cfg.TCP}
+	if cfg.IPv4DHCP {
+		if err := s.startDHCP(cfg, log); err != nil {
+			run.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // DefaultLogger is the logger a stack uses when Config.Logger is nil:
@@ -124,7 +146,27 @@ func (TimestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 // once all of the stack's goroutines have ended. Calls blocked on the
 // stack (Accept, Read, Dial, ...) return, and later ones fail at once,
 // with an error that errors.Is net.ErrClosed. Calling it again is a no-op.
-func (s *Stack) Close() error { return s.run.Close() }
+func (s *Stack) Close() error {
+	if s.dhcp != nil {
+		// Release the lease while the stack still runs, and give the
+		// DHCPRELEASE up to a second to leave: its next hop's MAC may
+		// need resolving first.
+		l, held := s.dhcp.Lease()
+		s.dhcp.Close()
+		if held {
+			hop := l.Server
+			if !l.Addr.Contains(hop) {
+				hop = l.Router
+			}
+			if hop.IsValid() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				s.run.AwaitNeighbor4(ctx, hop)
+				cancel()
+			}
+		}
+	}
+	return s.run.Close()
+}
 
 // ErrStackFailed is what calls on a failed stack report (Failed): every
 // request to it, and every call blocked on it, returns an error that
@@ -140,8 +182,9 @@ func (s *Stack) Failed() <-chan struct{} { return s.run.Failed() }
 // ErrStackFailed), or nil.
 func (s *Stack) Err() error { return s.run.Err() }
 
-// Addr is the stack's IPv4 address.
-func (s *Stack) Addr() netip.Addr { return s.run.Env.IPv4.Addr() }
+// Addr is the stack's IPv4 address now: invalid while it has none (a
+// DHCP stack before its lease, or after it ended).
+func (s *Stack) Addr() netip.Addr { return s.run.Env.IPv4().Addr.Addr() }
 
 // HardwareAddr is the stack's MAC address.
 func (s *Stack) HardwareAddr() string { return s.run.Env.MAC.String() }

@@ -24,7 +24,10 @@ var (
 	ErrConnectionReset   = tcp.ErrReset
 	ErrTimedOut          = tcp.ErrTimedOut
 	ErrAborted           = tcp.ErrAborted
-	ErrAppCrashed        = actors.ErrAppCrashed
+	// ErrAddrRemoved ends the connections on an IPv4 address the stack
+	// gave up (a DHCP lease ended or brought another address).
+	ErrAddrRemoved = tcp.ErrAddrRemoved
+	ErrAppCrashed  = actors.ErrAppCrashed
 )
 
 // The actor-native API's messages (DESIGN.md, principle 4), for app actors
@@ -85,6 +88,8 @@ var tcpErrnos = map[error]syscall.Errno{
 	tcp.ErrReset:    syscall.ECONNRESET,
 	tcp.ErrTimedOut: syscall.ETIMEDOUT,
 	tcp.ErrAborted:  syscall.ECONNABORTED,
+	// Linux has no event for it; EADDRNOTAVAIL names the cause.
+	tcp.ErrAddrRemoved: syscall.EADDRNOTAVAIL,
 }
 
 // errnoError wraps the TCP connection errors that have an errno; others

@@ -66,6 +66,9 @@ type arpActor struct {
 	armed time.Time
 
 	lastDefence time.Time
+
+	// probes are the addresses being probed for DHCP (RFC 5227 §2.1.1).
+	probes map[netip.Addr]*probe
 }
 
 func newARPActor(env *Env) *arpActor {
@@ -87,8 +90,13 @@ func newARPActor(env *Env) *arpActor {
 func (a *arpActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		ctx.Send(ctx.Self(), &announceAddress{remaining: announceNum})
+		if a.env.IPv4().HasAddr() {
+			ctx.Send(ctx.Self(), &announceAddress{remaining: announceNum})
+		}
 	case *announceAddress:
+		if !a.env.IPv4().HasAddr() {
+			return // the address went before its announcements
+		}
 		a.announce()
 		if m.remaining > 1 {
 			a.env.Schedule(NewTimerID(), ctx.Self(), a.env.Clock.Now().Add(announceInterval),
@@ -96,11 +104,12 @@ func (a *arpActor) Receive(ctx actor.Context) {
 		}
 	case *mailbox.PacketsArrived:
 		changed := false
+		cfg := a.env.IPv4()
 		for i := range m.Packets {
 			p := &m.Packets[i]
 			a.c.PacketsReceived.Inc()
 			a.guard.Handle(p.Network, func() {
-				if a.handle(p) {
+				if a.handle(p, cfg) {
 					changed = true
 				}
 			})
@@ -120,6 +129,10 @@ func (a *arpActor) Receive(ctx actor.Context) {
 			a.request(m.NextHop)
 		}
 		a.rearm(ctx)
+	case *ProbeIPv4:
+		a.startProbe(ctx, m)
+	case *probeTick:
+		a.probeTick(ctx, m)
 	case *actor.Stopping:
 		// The stack is closing: what waits for an answer never leaves.
 		a.cache.Clear()
@@ -142,13 +155,16 @@ func (a *arpActor) Receive(ctx actor.Context) {
 
 // handle processes one received ARP packet and reports whether the cache
 // changed.
-func (a *arpActor) handle(p *mailbox.Packet) bool {
+func (a *arpActor) handle(p *mailbox.Packet, cfg *IPv4Config) bool {
 	r, err := arp.Parse(p.Network)
 	if err != nil {
 		a.c.Malformed.Inc()
 		return false
 	}
-	own := a.env.IPv4.Addr()
+	if len(a.probes) > 0 {
+		a.checkProbes(r)
+	}
+	own := cfg.Addr.Addr() // invalid when the stack has none: nothing is for us
 	if r.SenderIP == own {
 		// Someone else claims our address: RFC 5227 §2.4. A forged reply
 		// must never overwrite what we know, and we defend the address
@@ -175,8 +191,10 @@ func (a *arpActor) handle(p *mailbox.Packet) bool {
 	// so strangers cannot fill the cache. A reply creates nothing: one we
 	// asked for finds its Incomplete entry, and an unsolicited one must
 	// not plant a binding (Linux's arp_accept=0 default). Only on-link
-	// senders are worth knowing.
-	if senderKnown && a.env.IPv4.Contains(r.SenderIP) {
+	// senders are worth knowing; a stack without an address has no link
+	// prefix, so it takes the answers to what it asked (a DHCPRELEASE
+	// that leaves after the address went).
+	if senderKnown && (cfg.Addr.Contains(r.SenderIP) || !cfg.HasAddr()) {
 		var waiting []*awaitNeighbor
 		if r.TargetIP == own && r.Op == arp.Request {
 			waiting, changed = a.cache.Insert(r.SenderIP, r.SenderHW, now), true
@@ -212,7 +230,7 @@ func (a *arpActor) reply(req arp.Repr) {
 	a.send(arp.Repr{
 		Op:       arp.Reply,
 		SenderHW: a.env.MAC,
-		SenderIP: a.env.IPv4.Addr(),
+		SenderIP: req.TargetIP, // our own: handle answers only requests for it
 		TargetHW: req.SenderHW,
 		TargetIP: req.SenderIP,
 	}, req.SenderHW)
@@ -220,10 +238,17 @@ func (a *arpActor) reply(req arp.Repr) {
 
 func (a *arpActor) request(ip netip.Addr) {
 	a.c.RequestsSent.Inc()
+	cfg := a.env.IPv4()
+	if !cfg.HasAddr() {
+		// No address to ask from: ask in the probe form, sender 0.0.0.0
+		// (RFC 5227 §2.1.1), which plants nothing in other caches.
+		a.send(arp.NewProbe(a.env.MAC, ip), ethernet.Broadcast)
+		return
+	}
 	a.send(arp.Repr{
 		Op:       arp.Request,
 		SenderHW: a.env.MAC,
-		SenderIP: a.env.IPv4.Addr(),
+		SenderIP: cfg.Addr.Addr(),
 		TargetIP: ip,
 	}, ethernet.Broadcast)
 }
@@ -232,7 +257,7 @@ func (a *arpActor) request(ip netip.Addr) {
 // makes neighbours update their caches and reveals a duplicate.
 func (a *arpActor) announce() {
 	a.c.AnnouncementsSent.Inc()
-	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4.Addr()), ethernet.Broadcast)
+	a.send(arp.NewAnnouncement(a.env.MAC, a.env.IPv4().Addr.Addr()), ethernet.Broadcast)
 }
 
 func (a *arpActor) send(r arp.Repr, dst ethernet.Addr) {

@@ -91,7 +91,7 @@ func TestConnectionActorCrashIsIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	to := netip.AddrPortFrom(b.Env.IPv4.Addr(), 7)
+	to := netip.AddrPortFrom(b.Env.IPv4().Addr.Addr(), 7)
 	victim, victimPeer := connect(t, a, q, to)
 	bystander, bystanderPeer := connect(t, a, q, to)
 	roundTrip(t, victim, victimPeer, "hello")

@@ -15,6 +15,7 @@ package actors
 
 import (
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +40,11 @@ type Env struct {
 	MAC    ethernet.Addr
 	MTU    int
 
-	IPv4     netip.Prefix // the stack's address and its on-link prefix
-	Gateway4 netip.Addr   // the default router; invalid when there is none
+	// ipv4 is the stack's IPv4 address, prefix and gateway: run-time
+	// state (SetIPv4), read through IPv4() once per packet or batch.
+	ipv4        atomic.Pointer[IPv4Config]
+	ipv4Mu      sync.Mutex // serialises SetIPv4
+	ipv4Changed ipv4Changes
 
 	// Limits are the stack's resource caps, defaults filled in.
 	Limits Limits

@@ -73,10 +73,11 @@ func (a *ipv4Actor) Receive(ctx actor.Context) {
 
 func (a *ipv4Actor) receive(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	up := newTransportBatches(a.env, a.tcp)
+	cfg := a.env.IPv4() // one address for the whole batch
 	for i := range batch.Packets {
 		p := &batch.Packets[i]
 		a.c.PacketsReceived.Inc()
-		a.guard.Handle(p.Network, func() { up.add(ctx, a.handle(p), p) })
+		a.guard.Handle(p.Network, func() { up.add(ctx, a.handle(p, cfg), p) })
 	}
 	up.flush(ctx)
 	batch.Release()
@@ -95,22 +96,23 @@ func addTo(b *mailbox.PacketsArrived, p *mailbox.Packet) *mailbox.PacketsArrived
 // handle validates one packet and handles what it carries. It returns the
 // transport actor the packet goes up to, or nil when it was consumed here or
 // dropped.
-func (a *ipv4Actor) handle(p *mailbox.Packet) *actor.PID {
+func (a *ipv4Actor) handle(p *mailbox.Packet, cfg *IPv4Config) *actor.PID {
 	pkt, err := ipv4.NewPacket(p.Network)
 	if err != nil {
 		a.dropFor(err).Inc()
 		return nil
 	}
 	src, dst := pkt.Src(), pkt.Dst()
-	own := a.env.IPv4.Addr()
-	broadcast := dst == limitedBroadcast || dst == directedBroadcast(a.env.IPv4) || dst == allHosts
-	if dst != own && !broadcast {
+	own := cfg.Addr.Addr() // invalid while the stack has no address
+	directed := directedBroadcast(cfg.Addr)
+	broadcast := dst == limitedBroadcast || dst == directed || dst == allHosts
+	if dst != own && !broadcast && !(!own.IsValid() && toDHCPClient(pkt)) {
 		a.c.NotForUs.Inc()
 		return nil
 	}
 	// RFC 1122 §3.2.1.3: a source that is a broadcast or multicast address
 	// is invalid and the packet is discarded.
-	if src.IsMulticast() || src == limitedBroadcast || src == directedBroadcast(a.env.IPv4) {
+	if src.IsMulticast() || src == limitedBroadcast || src == directed {
 		a.c.BadSource.Inc()
 		return nil
 	}
@@ -315,7 +317,7 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 	}
 	// Only datagrams we sent concern us; anything else is forged or
 	// misdirected (RFC 5927 §4.1's first check).
-	if iv.Src() != a.env.IPv4.Addr() {
+	if iv.Src() != a.env.IPv4().Addr.Addr() {
 		a.icmp.ErrorNotOurs.Inc()
 		return
 	}
@@ -363,6 +365,22 @@ func (a *ipv4Actor) handleICMPError(p *mailbox.Packet, msg icmpv4.Message) {
 		Quote:      append([]byte(nil), ports[:min(len(ports), 60)]...),
 		From:       p.Src,
 	})
+}
+
+// dhcpClientPort is the UDP port DHCP clients receive on (RFC 2131 §4.1).
+const dhcpClientPort = 68
+
+// toDHCPClient reports whether pkt is a UDP datagram to the DHCP client
+// port. While the stack has no address it takes these whatever their
+// unicast destination: a server may send its offer and ack to the
+// offered address at our MAC before we hold it (RFC 2131 §4.1, §4.4.1),
+// and nothing else reaches the stack then.
+func toDHCPClient(pkt ipv4.Packet) bool {
+	if pkt.Protocol() != ipv4.ProtocolUDP || pkt.IsFragment() {
+		return false
+	}
+	u := pkt.Payload()
+	return len(u) >= 4 && binary.BigEndian.Uint16(u[2:4]) == dhcpClientPort
 }
 
 // IPv4 option types that carry a source route (RFC 791 §3.1).

@@ -51,6 +51,8 @@ type ipv6Actor struct {
 	rsLeft int
 	rsNext time.Time
 
+	dns ndp.DNSServers // RFC 8106 RDNSS servers, published on change
+
 	fresh  map[netip.Addr]time.Time // Reachable entries as last published
 	groups map[netip.Addr]bool      // solicited-node groups reported
 
@@ -669,6 +671,10 @@ func (a *ipv6Actor) handleRA(p *mailbox.Packet, r *ndp.Repr, now time.Time) {
 	a.out.rtMu.Lock()
 	a.out.rt.HandleRouterAdvert(p.Src, r, now)
 	a.out.unlockRT()
+	if a.dns.Update(r.Options.DNSServers, now) {
+		snap := a.dns.Snapshot()
+		a.out.dns.Store(&snap)
+	}
 	if r.CurHopLimit != 0 {
 		a.out.hopLimit.Store(uint32(r.CurHopLimit))
 	}

@@ -80,11 +80,24 @@ func (o *IPv4Output) MaxPayload() int { return MaxIPv4Payload }
 func (o *IPv4Output) HeaderLen() int { return ipv4.HeaderLen }
 
 // LocalAddr is the stack's IPv4 address, whatever dst (one address per
-// family for now).
-func (o *IPv4Output) LocalAddr(netip.Addr) (netip.Addr, bool) { return o.env.IPv4.Addr(), true }
+// family for now). A stack with no address yet has none, but for the
+// limited broadcast: 0.0.0.0 is the source a host uses while it learns its
+// address (RFC 1122 §3.2.1.3 (a)), as a DHCP client does (RFC 2131 §4.1).
+func (o *IPv4Output) LocalAddr(dst netip.Addr) (netip.Addr, bool) {
+	if c := o.env.IPv4(); c.HasAddr() {
+		return c.Addr.Addr(), true
+	}
+	if dst == limitedBroadcast {
+		return netip.IPv4Unspecified(), true
+	}
+	return netip.Addr{}, false
+}
 
 // IsLocal reports whether a is the stack's IPv4 address.
-func (o *IPv4Output) IsLocal(a netip.Addr) bool { return a == o.env.IPv4.Addr() }
+func (o *IPv4Output) IsLocal(a netip.Addr) bool {
+	c := o.env.IPv4()
+	return c.HasAddr() && a == c.Addr.Addr()
+}
 
 // IsBroadcast reports whether dst is the limited or the link's directed
 // broadcast address.
@@ -154,9 +167,20 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 		buf.Release()
 		return ErrTooBig
 	}
+	cfg := o.env.IPv4() // one address for the whole datagram
 	src := p.Src
 	if !src.IsValid() {
-		src = o.env.IPv4.Addr()
+		src = cfg.Addr.Addr()
+	}
+	if !src.IsValid() {
+		// No address yet: only a datagram with an explicit source
+		// (DHCP's 0.0.0.0) may leave.
+		o.counters.NoRoute.Inc()
+		buf.Release()
+		if p.Unreachable != nil {
+			p.Unreachable()
+		}
+		return ErrNoRoute
 	}
 	ttl := p.HopLimit
 	if ttl == 0 {
@@ -173,7 +197,7 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 		Dst:          p.Dst,
 		PayloadLen:   n,
 	}
-	if p.Dst == o.env.IPv4.Addr() {
+	if cfg.HasAddr() && p.Dst == cfg.Addr.Addr() {
 		// Loopback carries any size, as Linux's lo (MTU 64 KiB) does.
 		h.Emit(buf.B[ipStart:])
 		o.counters.PacketsSent.Inc()
@@ -181,7 +205,7 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 		return nil
 	}
 	mtu, locked := o.env.MTU, false
-	if !o.isBroadcast(p.Dst) {
+	if !isBroadcastIn(cfg, p.Dst) {
 		mtu, locked = o.pathMTU(p.Dst)
 	}
 	if locked {
@@ -193,14 +217,14 @@ func (o *IPv4Output) Send(buf *mailbox.Buffer, n int, p NetSend) error {
 		h.Emit(buf.B[ipStart:])
 		o.counters.PacketsSent.Inc()
 		frame := buf.B[ipStart-ethernet.HeaderLen : mailbox.Headroom+n]
-		return o.transmit(p.Dst, []outFrame{{buf, frame}}, p.Unreachable)
+		return o.transmit(cfg, p.Dst, []outFrame{{buf, frame}}, p.Unreachable)
 	}
 	if h.DontFragment {
 		o.counters.TooBig.Inc()
 		buf.Release()
 		return ErrTooBig
 	}
-	return o.fragment(buf, n, h, mtu, p.Unreachable)
+	return o.fragment(cfg, buf, n, h, mtu, p.Unreachable)
 }
 
 // outFrame is one frame to write and the buffer it lives in.
@@ -213,7 +237,7 @@ type outFrame struct {
 // of at most mtu bytes each (RFC 791 §3.2: every fragment but the last
 // carries a multiple of 8 bytes, MF on all but the last, offsets in 8-byte
 // units, the same identification) and sends them. It takes buf.
-func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int, unreachable func()) error {
+func (o *IPv4Output) fragment(cfg *IPv4Config, buf *mailbox.Buffer, n int, h ipv4.Header, mtu int, unreachable func()) error {
 	plan, err := ipfrag.NewPlan(n, mtu, ipv4.HeaderLen)
 	if err != nil {
 		o.counters.FragmentationFailed.Inc()
@@ -234,18 +258,18 @@ func (o *IPv4Output) fragment(buf *mailbox.Buffer, n int, h ipv4.Header, mtu int
 	o.counters.Fragmented.Inc()
 	o.counters.FragmentsCreated.Add(uint64(len(frames)))
 	o.counters.PacketsSent.Add(uint64(len(frames)))
-	return o.transmit(h.Dst, frames, unreachable)
+	return o.transmit(cfg, h.Dst, frames, unreachable)
 }
 
 // transmit routes the frames of one datagram to dst: broadcast, to a
 // resolved next hop, or through the arp actor, which holds them together
 // until the next hop resolves. It takes their buffers. unreachable, when
 // set, is called if the datagram is dropped for want of a next hop.
-func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame, unreachable func()) error {
-	if o.isBroadcast(dst) {
+func (o *IPv4Output) transmit(cfg *IPv4Config, dst netip.Addr, frames []outFrame, unreachable func()) error {
+	if isBroadcastIn(cfg, dst) {
 		return o.env.writeFrames(frames, ethernet.Broadcast)
 	}
-	hop, ok := o.nextHop(dst)
+	hop, ok := nextHop(cfg, dst)
 	if !ok {
 		o.counters.NoRoute.Add(uint64(len(frames)))
 		for _, f := range frames {
@@ -276,26 +300,35 @@ func (o *IPv4Output) transmit(dst netip.Addr, frames []outFrame, unreachable fun
 // address, on-link, or via the gateway); it does not say the next hop
 // answers ARP.
 func (o *IPv4Output) Routable(dst netip.Addr) bool {
-	if dst == o.env.IPv4.Addr() {
+	cfg := o.env.IPv4()
+	if cfg.HasAddr() && dst == cfg.Addr.Addr() {
 		return true
 	}
-	_, ok := o.nextHop(dst)
+	_, ok := nextHop(cfg, dst)
 	return ok
 }
 
 // nextHop routes: on-link destinations directly, the rest via the gateway.
-func (o *IPv4Output) nextHop(dst netip.Addr) (netip.Addr, bool) {
-	if o.env.IPv4.Contains(dst) {
+// A stack without an address has no route at all.
+func nextHop(cfg *IPv4Config, dst netip.Addr) (netip.Addr, bool) {
+	if !cfg.HasAddr() {
+		return netip.Addr{}, false
+	}
+	if cfg.Addr.Contains(dst) {
 		return dst, true
 	}
-	if o.env.Gateway4.IsValid() {
-		return o.env.Gateway4, true
+	if cfg.Gateway.IsValid() {
+		return cfg.Gateway, true
 	}
 	return netip.Addr{}, false
 }
 
-func (o *IPv4Output) isBroadcast(dst netip.Addr) bool {
-	return dst == limitedBroadcast || dst == directedBroadcast(o.env.IPv4)
+func (o *IPv4Output) isBroadcast(dst netip.Addr) bool { return isBroadcastIn(o.env.IPv4(), dst) }
+
+// isBroadcastIn reports whether dst is the limited broadcast or cfg's
+// directed broadcast address.
+func isBroadcastIn(cfg *IPv4Config, dst netip.Addr) bool {
+	return dst == limitedBroadcast || (cfg.HasAddr() && dst == directedBroadcast(cfg.Addr))
 }
 
 // loopback hands a packet addressed to the stack itself straight back to

@@ -94,6 +94,9 @@ type IPv6Output struct {
 	hopLimit atomic.Uint32
 	addrs    atomic.Pointer[addrView]
 	neigh    atomic.Pointer[map[netip.Addr]neighbor6]
+	// dns are the RDNSS servers router advertisements named (RFC 8106),
+	// with their lifetimes; readers drop the expired ones.
+	dns atomic.Pointer[[]ndp.DNSServer]
 
 	errMu    sync.Mutex
 	errLimit *tokenbucket.Bucket
@@ -483,6 +486,19 @@ func (r *Running) IPv6Addrs() []netip.Prefix {
 		ps = append(ps, netip.PrefixFrom(a.Addr, a.Prefix.Bits()))
 	}
 	return ps
+}
+
+// DNSServers6 returns the DNS servers router advertisements named (RFC
+// 8106) whose lifetime has not ended, in the order they were learnt.
+func (r *Running) DNSServers6() []netip.Addr {
+	if r.Output6 == nil {
+		return nil
+	}
+	l := r.Output6.dns.Load()
+	if l == nil {
+		return nil
+	}
+	return ndp.Live(*l, r.Env.Clock.Now())
 }
 
 // WaitIPv6 waits until an IPv6 address is usable (a global one when global

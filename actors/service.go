@@ -66,7 +66,7 @@ func (s *Service) Stop() error {
 }
 
 func (s *Service) opError(err error) error {
-	return &net.OpError{Op: "close", Net: "tcp", Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.run.Env.IPv4.Addr(), s.port)), Err: err}
+	return &net.OpError{Op: "close", Net: "tcp", Addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.run.Env.IPv4().Addr.Addr(), s.port)), Err: err}
 }
 
 // Port is the service's listening port.

@@ -21,7 +21,9 @@ import (
 
 // Options configure Start.
 type Options struct {
-	Device   device.Device
+	Device device.Device
+	// IPv4 is the stack's address at start, the zero Prefix for none yet
+	// (DHCP sets it later: Running.SetIPv4); Gateway4 its default router.
 	IPv4     netip.Prefix
 	Gateway4 netip.Addr
 	Log      zerolog.Logger
@@ -94,8 +96,8 @@ func Start(opts Options) (*Running, error) {
 	if opts.Device == nil {
 		return nil, errors.New("actnet: no device")
 	}
-	if !opts.IPv4.IsValid() || !opts.IPv4.Addr().Is4() {
-		return nil, fmt.Errorf("actnet: invalid IPv4 address %v", opts.IPv4)
+	if err := validIPv4(opts.IPv4, opts.Gateway4); err != nil {
+		return nil, err
 	}
 	if opts.Clock == nil {
 		opts.Clock = RealClock{}
@@ -135,10 +137,9 @@ func Start(opts Options) (*Running, error) {
 		Device:     opts.Device,
 		MAC:        ethernet.Addr(mac),
 		MTU:        mtu,
-		IPv4:       opts.IPv4,
-		Gateway4:   opts.Gateway4,
 		Limits:     opts.Limits.withDefaults(),
 	}
+	env.ipv4.Store(&IPv4Config{Addr: opts.IPv4, Gateway: opts.Gateway4})
 	env.initLink()
 	env.life.init()
 	env.Fatal = r.fail

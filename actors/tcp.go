@@ -343,6 +343,12 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 				ctx.Send(pid, &dropUnreachable{})
 			}
 		}
+	case *localAddrRemoved:
+		for t, pid := range a.conns {
+			if t.Local.Addr() == m.addr {
+				ctx.Send(pid, m)
+			}
+		}
 	case *connFinished:
 		if pid, ok := a.conns[m.tuple]; ok && pid.Equal(m.who) {
 			delete(a.conns, m.tuple)

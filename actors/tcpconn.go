@@ -209,6 +209,9 @@ func (a *connActor) Receive(ctx actor.Context) {
 		}
 	case *retryOffer:
 		a.tryOffer(ctx)
+	case *localAddrRemoved:
+		a.failWrites(tcp.ErrAddrRemoved)
+		a.conn.AddrRemoved()
 	case *dropUnreachable:
 		if a.conn.DropUnreachable() {
 			a.c.HalfOpenUnreachable.Inc()

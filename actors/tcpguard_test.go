@@ -26,7 +26,7 @@ func TestTCPDemuxPanicIsContained(t *testing.T) {
 	batch := mailbox.NewBatch()
 	batch.Ingress = ingress
 	for range 2 {
-		batch.Add(mailbox.Packet{Src: a.Env.IPv4.Addr(), Dst: b.Env.IPv4.Addr()})
+		batch.Add(mailbox.Packet{Src: a.Env.IPv4().Addr.Addr(), Dst: b.Env.IPv4().Addr.Addr()})
 	}
 	b.system.Root.Send(b.Env.PIDs.TCP, batch)
 	// The tcp actor handles its mail in order: once a later Listen is
@@ -45,6 +45,6 @@ func TestTCPDemuxPanicIsContained(t *testing.T) {
 		t.Fatalf("stack failed: %v", b.Err())
 	default:
 	}
-	client, server := connect(t, a, q, netip.AddrPortFrom(b.Env.IPv4.Addr(), 7))
+	client, server := connect(t, a, q, netip.AddrPortFrom(b.Env.IPv4().Addr.Addr(), 7))
 	roundTrip(t, client, server, "still demultiplexing")
 }

@@ -18,8 +18,8 @@ func TestTimeWaitIsReusedByANewSYN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := netip.AddrPortFrom(a.Env.IPv4.Addr(), 40000)
-	to := netip.AddrPortFrom(b.Env.IPv4.Addr(), 80)
+	local := netip.AddrPortFrom(a.Env.IPv4().Addr.Addr(), 40000)
+	to := netip.AddrPortFrom(b.Env.IPv4().Addr.Addr(), 80)
 	never := make(chan struct{})
 
 	dial := func() (client, server *Socket) {
@@ -83,7 +83,7 @@ func TestClosedConnectionRouteGoneBeforeUserHears(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, server := connect(t, a, q, netip.AddrPortFrom(b.Env.IPv4.Addr(), 80))
+	client, server := connect(t, a, q, netip.AddrPortFrom(b.Env.IPv4().Addr.Addr(), 80))
 	tuple := tcp.Tuple{Local: client.Local, Remote: client.Remote}
 	if _, ok := a.Env.TCPRoutes.get(tuple); !ok {
 		t.Fatal("an established connection has no route")

@@ -37,6 +37,8 @@ type ARP[T Value] struct {
 	RequestsSent      T `stat:"requests sent"`
 	RepliesSent       T `stat:"replies sent"`
 	AnnouncementsSent T `stat:"announcements sent"`
+	ProbesSent        T `stat:"probes sent"`
+	ProbeConflicts    T `stat:"probed addresses found in use"`
 	Malformed         T `drop:"packets dropped: malformed"`
 	NotForUs          T `drop:"packets dropped: not for us"`
 	BadSender         T `drop:"packets dropped: bad sender address"`

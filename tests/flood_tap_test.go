@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -32,16 +33,37 @@ func synFlood(t *testing.T, args ...string) {
 	stack := serveOnTap(t, ns, append([]string{"--app", "echo:9000"}, args...)...)
 
 	const flood = "10" // seconds
-	// timeout ends hping3 with SIGINT after 10 s (it prints its count
-	// then); the namespace's clean-up kills it if that fails.
-	hping := ns.start("timeout", "-s", "INT", "-k", "5", flood, "hping3", "--flood", "-S", "--rand-source", "-p", "9000", tapStack)
-
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "testdata", "peer.py")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := ns.cmd(ctx, "python3", script, "flood", tapStack, "9000", flood, "5").CombinedOutput()
-	verdict := strings.TrimSpace(string(out))
+	// The peer makes its established connection first, says so, and
+	// waits for a line on standard input before it times anything: the
+	// flood starts in between, so the connection is established before
+	// it, as the acceptance says.
+	peer := ns.cmd(ctx, "python3", script, "flood", tapStack, "9000", flood, "5")
+	var peerOut syncBuffer
+	peer.Stdout, peer.Stderr = &peerOut, &peerOut
+	goAhead, err := peer.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	peerDone := make(chan error, 1)
+	go func() { peerDone <- peer.Wait() }()
+	select {
+	case err := <-peerDone:
+		t.Fatalf("the peer ended before the flood: %v\n%s", err, peerOut.String())
+	case <-waitFor(ctx, func() bool { return strings.Contains(peerOut.String(), "established") }):
+	}
+	// timeout ends hping3 with SIGINT after 10 s (it prints its count
+	// then); the namespace's clean-up kills it if that fails.
+	hping := ns.start("timeout", "-s", "INT", "-k", "5", flood, "hping3", "--flood", "-S", "--rand-source", "-p", "9000", tapStack)
+	io.WriteString(goAhead, "go\n")
+	err = <-peerDone
+	verdict := strings.TrimSpace(strings.TrimPrefix(peerOut.String(), "established\n"))
 
 	select {
 	case <-hping.done:
@@ -71,4 +93,21 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// waitFor returns a channel closed once cond holds; it polls every 10 ms
+// and gives up (leaving the channel open) when ctx ends.
+func waitFor(ctx context.Context, cond func() bool) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		for !cond() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		close(ch)
+	}()
+	return ch
 }

@@ -52,7 +52,10 @@ func servicesLink(t *testing.T, n *netns) (dir string) {
 	write(t, filepath.Join(dir, "hosts"), []byte(hosts))
 	dnsmasq := n.start("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
 		"--addn-hosts="+filepath.Join(dir, "hosts"), "--local=/test/", "--interface=tap0", "--bind-interfaces",
-		"--except-interface=lo", "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--user=root", "--log-facility=-")
+		"--except-interface=lo", "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--user=root", "--log-facility=-",
+		// DHCP too, for the client that learns its DNS server from its
+		// lease (dnsmasq names itself).
+		"--dhcp-range=10.77.0.100,10.77.0.100,255.255.255.0,2m", "--dhcp-leasefile="+filepath.Join(dir, "leases"))
 
 	body := make([]byte, svcFileLen)
 	rand.Read(body)
@@ -94,10 +97,16 @@ func write(t *testing.T, path string, b []byte) {
 // output.
 func client(t *testing.T, n *netns, command string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return clientOn(t, n, []string{"--ipv4", tapStack + "/24", "--mac", v6MAC,
+		"--ipv6", svcStack6 + "/64", "--nameserver", tapLinux}, command, args...)
+}
+
+// clientOn is client with the given stack flags (besides --tap tap0).
+func clientOn(t *testing.T, n *netns, stackFlags []string, command string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	all := append([]string{command, "--tap", "tap0", "--ipv4", tapStack + "/24", "--mac", v6MAC,
-		"--ipv6", svcStack6 + "/64", "--nameserver", tapLinux}, args...)
+	all := append(append([]string{command, "--tap", "tap0"}, stackFlags...), args...)
 	cmd := n.cmd(ctx, actnetBinary(t), all...)
 	var out, errOut syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -139,6 +148,16 @@ func TestTapResolveAndGet(t *testing.T) {
 		// truncated and the query went again over TCP.
 		if !strings.Contains(errOut, "1 truncated, 1 TCP queries") {
 			t.Errorf("resolver counters %q, want one truncated reply retried over TCP", errOut)
+		}
+	})
+
+	t.Run("resolve with the DNS server of a DHCP lease", func(t *testing.T) {
+		// No --nameserver and no static address: the stack leases
+		// 10.77.0.100 and learns dnsmasq as its DNS server (RFC 2131
+		// option 6), which answers.
+		code, out, errOut := clientOn(t, n, []string{"--ipv4", "dhcp", "--ipv6", "none", "--mac", "02:00:00:00:01:99"}, "resolve", "svc.test")
+		if code != 0 || strings.TrimSpace(out) != "svc.test: "+tapLinux+" "+v6Linux {
+			t.Fatalf("exit %d, output %q, want svc.test: %s %s\n%s", code, out, tapLinux, v6Linux, errOut)
 		}
 	})
 

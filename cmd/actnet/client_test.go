@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,8 +57,19 @@ func TestNameserverFlag(t *testing.T) {
 	if fmt.Sprint(l) != fmt.Sprint(want) {
 		t.Fatalf("got %v, want %v", l, want)
 	}
-	if _, err := nameservers(nil, nil); err == nil || !strings.Contains(err.Error(), "--nameserver") {
+	none := func() []netip.Addr { return nil }
+	if _, err := nameservers(nil, none); err == nil || !strings.Contains(err.Error(), "--nameserver") {
 		t.Errorf("no servers: %v, want an error that says to pass --nameserver", err)
+	}
+	learnt := func() []netip.Addr {
+		return []netip.Addr{netip.MustParseAddr("2001:db8::53"), netip.MustParseAddr("10.0.0.53")}
+	}
+	got, err := nameservers(nil, learnt)
+	if wantLearnt := []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::53]:53"), netip.MustParseAddrPort("10.0.0.53:53")}; err != nil || !slices.Equal(got, wantLearnt) {
+		t.Errorf("learnt servers: %v, %v; want %v", got, err, wantLearnt)
+	}
+	if got, _ := nameservers(l, learnt); !slices.Equal(got, []netip.AddrPort(l)) {
+		t.Errorf("--nameserver given: %v, want those (%v), not the learnt ones", got, l)
 	}
 }
 

@@ -191,3 +191,29 @@ func (f *levelFlag) Set(v string) error {
 	f.l = l
 	return nil
 }
+
+// ipv4Flag is --ipv4: ADDR/PREFIX, or dhcp to ask a DHCP server for the
+// address, gateway and DNS servers (RFC 2131).
+type ipv4Flag struct {
+	prefixFlag
+	dhcp bool
+}
+
+func (f *ipv4Flag) String() string {
+	if f.dhcp {
+		return "dhcp"
+	}
+	return f.prefixFlag.String()
+}
+
+func (f *ipv4Flag) Set(v string) error {
+	if v == "dhcp" {
+		f.dhcp, f.p = true, netip.Prefix{}
+		return nil
+	}
+	f.dhcp = false
+	if err := f.prefixFlag.Set(v); err != nil {
+		return fmt.Errorf("%v, or dhcp", err)
+	}
+	return nil
+}

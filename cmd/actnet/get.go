@@ -105,7 +105,7 @@ func get(args []string, stdout, stderr io.Writer) int {
 		return fail(getFailed, "%v", err)
 	}
 	defer stack.Close()
-	servers, err := nameservers(cf.nameservers, stack)
+	servers, err := nameservers(cf.nameservers, stack.DNSServers)
 	if err != nil {
 		return fail(getFailed, "%v", err)
 	}

@@ -55,6 +55,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv4-gateway", "10.0.0.2"}, 2, "own address"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--offload", "gso"}, 2, "want auto or off"},
 		{[]string{"get", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--offload", "gso", "http://x/"}, 2, "want auto or off"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "dhcp", "--ipv4-gateway", "10.0.0.1"}, 2, "DHCP server's to give"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv4-fallback", "10.0.0.3/24"}, 2, "for --ipv4 dhcp"},
+		{[]string{"serve", "--tap", "t0", "--ipv4", "dhcp", "--ipv4-fallback", "dhcp"}, 2, "prefix length"},
 		// IPv6 flags, all refused before the tap is opened.
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6-secret", "/tmp/x"}, 2, "--ipv6-iid stable only"},
 		{[]string{"serve", "--tap", "t0", "--ipv4", "10.0.0.2/24", "--ipv6", "sometimes"}, 2, "want auto, none, or an IPv6 address"},

@@ -55,7 +55,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	c.stack.level.l = zerolog.WarnLevel
 	fs.Lookup("log-level").DefValue = "warn"
 	fs.Var(&c.nameservers, "nameserver", "recursive DNS server, IP or IP:PORT (port 53 by default); repeatable, tried in order")
-	c.wait = fs.Duration("wait", 3*time.Second, "how long to wait at start for the stack's IPv6 addresses (duplicate address detection, router advertisements) before going on without them")
+	c.wait = fs.Duration("wait", 3*time.Second, "how long to wait at start for the stack's IPv6 addresses (duplicate address detection, router advertisements) before going on without them; with --ipv4 dhcp, the lease is awaited for up to 20 s or this, whichever is longer")
 	return c
 }
 
@@ -70,13 +70,30 @@ func (c *clientFlags) check(fs *flag.FlagSet) error {
 	return nil
 }
 
-// start opens the client's stack and waits, at most --wait, until its
-// addresses are usable: a global IPv6 address when IPv6 runs (the IPv4
-// address is static, usable at once).
+// dhcpWait bounds the wait for a DHCP lease at start: discovery, the
+// offer, the request and the ARP probe of the offered address (RFC 5227
+// §2.1.1: about 3 s) take a few seconds on a quiet link.
+const dhcpWait = 20 * time.Second
+
+// start opens the client's stack and waits until its addresses are
+// usable: the DHCP lease with --ipv4 dhcp (at most dhcpWait, or --wait if
+// longer), and a global IPv6 address when IPv6 runs (at most --wait).
 func (c *clientFlags) start(log *zerolog.Logger) (*actnet.Stack, error) {
 	stack, err := c.stack.open(c.stack.tcpConfig(), log)
 	if err != nil {
 		return nil, err
+	}
+	if c.stack.ipv4.dhcp {
+		ctx, cancel := context.WithTimeout(context.Background(), max(dhcpWait, *c.wait))
+		_, err := stack.WaitIPv4(ctx)
+		cancel()
+		if err != nil && c.stack.ipv6.mode == actnet.IPv6Off {
+			stack.Close()
+			return nil, fmt.Errorf("no IPv4 address from DHCP within %v, and IPv6 is off: %v", max(dhcpWait, *c.wait), err)
+		}
+		if err != nil {
+			log.Warn().Err(err).Msg("no IPv4 address from DHCP: going on with IPv6 only")
+		}
 	}
 	if c.stack.ipv6.mode != actnet.IPv6Off && *c.wait > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), *c.wait)
@@ -89,13 +106,20 @@ func (c *clientFlags) start(log *zerolog.Logger) (*actnet.Stack, error) {
 }
 
 // nameservers are the DNS servers a client command asks: those given with
-// --nameserver.
-func nameservers(given []netip.AddrPort, stack *actnet.Stack) ([]netip.AddrPort, error) {
-	_ = stack // where servers learnt by DHCP and router advertisements will come from
+// --nameserver, else those the stack learnt from DHCP and from router
+// advertisements (RFC 8106, learnt is Stack.DNSServers), on port 53.
+func nameservers(given []netip.AddrPort, learnt func() []netip.Addr) ([]netip.AddrPort, error) {
 	if len(given) > 0 {
 		return given, nil
 	}
-	return nil, errors.New("no DNS server: pass --nameserver IP (servers learnt from DHCP or router advertisements are not used yet)")
+	var servers []netip.AddrPort
+	for _, a := range learnt() {
+		servers = append(servers, netip.AddrPortFrom(a, 53))
+	}
+	if len(servers) == 0 {
+		return nil, errors.New("no DNS server: none learnt from DHCP or router advertisements; pass --nameserver IP")
+	}
+	return servers, nil
 }
 
 // newResolver is the client commands' resolver on stack.
@@ -140,7 +164,7 @@ func resolve(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	defer stack.Close()
-	servers, err := nameservers(cf.nameservers, stack)
+	servers, err := nameservers(cf.nameservers, stack.DNSServers)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -27,7 +27,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&apps, "app", "serve an app, KIND:PORT; repeatable (kinds: "+knownKinds()+"; default echo:9000)")
 	tlsf.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX [flags]")
+		fmt.Fprintln(fs.Output(), "Usage: actnet serve --tap NAME --ipv4 ADDR/PREFIX|dhcp [flags]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -69,7 +69,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	tap, ipv4, ipv6, mtu := sf.tap, sf.ipv4, sf.ipv6, sf.mtu
-	log.Info().Str("tap", *tap).Str("ipv4", ipv4.p.String()).Str("ipv6", ipv6.String()).
+	log.Info().Str("tap", *tap).Str("ipv4", ipv4.String()).Str("ipv6", ipv6.String()).
 		Str("mac", stack.HardwareAddr()).Int("mtu", *mtu).Str("offload", sf.offloads).Msg("actnet serving")
 	// The IPv6 addresses are logged once duplicate address detection lets
 	// them be used, by a goroutine that ends with the stack's life here.

@@ -18,7 +18,8 @@ import (
 // addresses, MAC, MTU, capture, log level and TCP options.
 type stackFlags struct {
 	tap     *string
-	ipv4    prefixFlag
+	ipv4    ipv4Flag
+	fb4     prefixFlag
 	gateway addrFlag
 	ipv6    ipv6Flag
 	gw6     addr6Flag
@@ -51,8 +52,9 @@ func addStackFlags(fs *flag.FlagSet) *stackFlags {
 	f.noSACK = fs.Bool("tcp-no-sack", false, "turn selective acknowledgments (RFC 2018/6675) off")
 	f.noTS = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
 	f.offload = fs.String("offload", "auto", "tap offloads: auto (a virtio-net header, with checksum and TCP segmentation offload as far as the kernel agrees: super-frames of up to 64 KiB both ways) or off")
-	fs.Var(&f.ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
-	fs.Var(&f.gateway, "ipv4-gateway", "default IPv4 router for off-link destinations")
+	fs.Var(&f.ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24, or dhcp to lease one from a DHCP server (required)")
+	fs.Var(&f.fb4, "ipv4-fallback", "with --ipv4 dhcp: the address and prefix to use when no DHCP server answers within 10 s")
+	fs.Var(&f.gateway, "ipv4-gateway", "default IPv4 router for off-link destinations (with a static --ipv4)")
 	fs.Var(&f.ipv6, "ipv6", "IPv6: auto (the default: a link-local address, plus SLAAC addresses and default routers from router advertisements), none (IPv6 off), or a static ADDR/PREFIX such as 2001:db8:1::2/64 (besides the link-local address)")
 	fs.Var(&f.gw6, "ipv6-gateway", "default IPv6 router, link-local or on the --ipv6 prefix; only with a static --ipv6 (router advertisements may add others)")
 	fs.Var(&f.iid, "ipv6-iid", "interface identifiers of the link-local and SLAAC addresses: eui64 (the default: from the MAC, RFC 4291), stable (RFC 7217: stable per network prefix, opaque; keyed by --ipv6-secret) or random")
@@ -67,15 +69,19 @@ func (f *stackFlags) check(fs *flag.FlagSet) error {
 	switch {
 	case *f.tap == "":
 		return fmt.Errorf("--tap is required")
-	case !f.ipv4.p.IsValid():
+	case !f.ipv4.p.IsValid() && !f.ipv4.dhcp:
 		return fmt.Errorf("--ipv4 is required")
+	case f.ipv4.dhcp && f.gateway.a.IsValid():
+		return fmt.Errorf("--ipv4-gateway is the DHCP server's to give with --ipv4 dhcp")
+	case f.fb4.p.IsValid() && !f.ipv4.dhcp:
+		return fmt.Errorf("--ipv4-fallback is for --ipv4 dhcp")
 	case *f.offload != "auto" && *f.offload != "off":
 		return fmt.Errorf("--offload %q: want auto or off", *f.offload)
 	case *f.mtu < 576 || *f.mtu > 65535:
 		return fmt.Errorf("--mtu %d is out of range (576 to 65535)", *f.mtu)
 	case f.gateway.a.IsValid() && !f.ipv4.p.Contains(f.gateway.a):
 		return fmt.Errorf("--ipv4-gateway %s is not on the link %s", f.gateway.a, f.ipv4.p.Masked())
-	case f.gateway.a == f.ipv4.p.Addr():
+	case f.gateway.a.IsValid() && f.gateway.a == f.ipv4.p.Addr():
 		return fmt.Errorf("--ipv4-gateway %s is the stack's own address", f.gateway.a)
 	}
 	f.set = map[string]bool{}
@@ -145,12 +151,14 @@ func (f *stackFlags) open(tcpConfig actnet.TCPConfig, log *zerolog.Logger) (*act
 		}
 	}
 	return actnet.New(actnet.Config{
-		Device:      dev,
-		IPv4:        f.ipv4.p,
-		IPv4Gateway: f.gateway.a,
-		Logger:      log,
-		TCP:         tcpConfig,
-		IPv6:        v6,
+		Device:       dev,
+		IPv4:         f.ipv4.p,
+		IPv4Gateway:  f.gateway.a,
+		IPv4DHCP:     f.ipv4.dhcp,
+		IPv4Fallback: f.fb4.p,
+		Logger:       log,
+		TCP:          tcpConfig,
+		IPv6:         v6,
 	})
 }
 

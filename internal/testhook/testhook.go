@@ -13,3 +13,8 @@ var Running func(stack any) *actors.Running
 // act on its connection actor (Configure runs a function inside it).
 // Package actnet sets it when it is initialised.
 var Socket func(conn any) *actors.Socket
+
+// DHCP returns the DHCP client of stack, an *actnet.Stack, as an
+// actors.Active (nil without one), so that tests on virtual time can wait
+// until it has handled what is due. Package actnet sets it.
+var DHCP func(stack any) actors.Active

@@ -97,6 +97,7 @@ var (
 	ErrReset        error = &connError{msg: "tcp: connection reset by peer"}
 	ErrTimedOut     error = &connError{msg: "tcp: connection timed out", timeout: true}
 	ErrAborted      error = &connError{msg: "tcp: connection aborted"}
+	ErrAddrRemoved  error = &connError{msg: "tcp: local address removed"}
 	ErrClosed       error = &connError{msg: "tcp: use of closed connection"}
 	ErrWriteClosed  error = &connError{msg: "tcp: write after close"}
 	ErrNotConnected error = &connError{msg: "tcp: not connected"}

@@ -170,6 +170,16 @@ func (c *Conn) Abort(now time.Time) {
 	}
 }
 
+// AddrRemoved ends the connection because the host gave up its local
+// address (a DHCP lease ended or changed it): nothing can reach the
+// connection any more and no segment may leave from that address, so no
+// RST is sent. The Conn enters CLOSED with ErrAddrRemoved.
+func (c *Conn) AddrRemoved() {
+	if c.state != StateClosed {
+		c.enterClosed(ErrAddrRemoved)
+	}
+}
+
 // DropUnreachable gives up a passive open whose SYN-ACK cannot reach the
 // peer (no route back, or resolving the next hop's address failed): the
 // request is dropped without a reset, which could not be sent either, as

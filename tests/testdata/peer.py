@@ -195,9 +195,22 @@ def job_flood(host, port, during, after):
     import time
     LINE_TIMEOUT, CONN_TIMEOUT = 2.0, 5.0
     during, after = float(during), float(after)
-    start = time.monotonic()
-    est = socket.create_connection((host, int(port)), timeout=LINE_TIMEOUT)
+    # The established connection is made, and echoes a line, before the
+    # flood: it then says "established" and waits for a line on standard
+    # input, which the test sends once hping3 runs.
+    est = socket.create_connection((host, int(port)), timeout=CONN_TIMEOUT)
+    est.settimeout(CONN_TIMEOUT)
+    est.sendall(b"before\n")
+    got = b""
+    while not got.endswith(b"\n"):
+        b = est.recv(100)
+        if not b:
+            raise EOFError("closed before the flood")
+        got += b
     est.settimeout(LINE_TIMEOUT)
+    print("established", flush=True)
+    sys.stdin.readline()
+    start = time.monotonic()
     state = {"err": None, "lines": 0, "slowest": 0.0, "stop": False}
 
     def keep_echoing():
