@@ -35,6 +35,19 @@ trap cleanup EXIT
 
 CGO_ENABLED=0 $GO build -o "$work/hvtcheck" ./tests/hvtcheck
 echo "test-hvt: guest $guest, $(stat -c %s "$guest") bytes; tender $hvt"
+# solo5-elftool reads the notes back as solo5-hvt will (SOLO5_ELFTOOL, or
+# on PATH, or beside solo5-hvt in a Solo5 build tree).
+elftool=${SOLO5_ELFTOOL:-$(command -v solo5-elftool || true)}
+[ -n "$elftool" ] || [ ! -x "$(dirname "$hvt")/../../elftool/solo5-elftool" ] ||
+  elftool=$(dirname "$hvt")/../../elftool/solo5-elftool
+if [ -n "$elftool" ]; then
+  "$elftool" query-abi "$guest"
+  "$elftool" query-manifest "$guest" | tr -d '\n' | grep -q '"name": *"service", *"type": *"NET_BASIC"' ||
+    { echo "test-hvt: FAIL: the manifest has no NET_BASIC device service"; "$elftool" query-manifest "$guest"; exit 1; }
+  echo "test-hvt: solo5-elftool accepts the ABI note and the manifest (NET_BASIC service)"
+else
+  echo "test-hvt: no solo5-elftool (SOLO5_ELFTOOL): the notes are checked by solo5-hvt only"
+fi
 
 run_direct() {
   [ -e /dev/kvm ] || { echo "test-hvt: no /dev/kvm"; return 3; }
