@@ -67,13 +67,14 @@ hvt:
 # in nested guests) it does so inside a Linux VM under QEMU's emulation.
 # Without TAMAGO or SOLO5_HVT it says what is missing and skips (exit 0).
 test-hvt:
-	@if [ -z "$(TAMAGO)" ] || [ -z "$(SOLO5_HVT)" ]; then \
-	  echo "make test-hvt: skipped:"; \
-	  [ -n "$(TAMAGO)" ] || echo "  TAMAGO is unset: the tamago-go compiler's go command (github.com/usbarmory/tamago-go, tag tamago-go1.26.0, built with cd src && ./make.bash), e.g. TAMAGO=/opt/tamago-go/bin/go"; \
-	  [ -n "$(SOLO5_HVT)" ] || echo "  SOLO5_HVT is unset and solo5-hvt is not on PATH: the Solo5 hvt tender (github.com/solo5/solo5: ./configure.sh && make, needs libseccomp-dev and pkg-config), e.g. SOLO5_HVT=/opt/solo5/tenders/hvt/solo5-hvt"; \
-	  exit 0; fi
+ifeq ($(and $(TAMAGO),$(SOLO5_HVT)),)
+	@echo "make test-hvt: skipped:"
+	@[ -n "$(TAMAGO)" ] || echo "  TAMAGO is unset: the tamago-go compiler's go command (github.com/usbarmory/tamago-go, tag tamago-go1.26.0, built with cd src && ./make.bash), e.g. TAMAGO=/opt/tamago-go/bin/go"
+	@[ -n "$(SOLO5_HVT)" ] || echo "  SOLO5_HVT is unset and solo5-hvt is not on PATH: the Solo5 hvt tender (github.com/solo5/solo5: ./configure.sh && make, needs libseccomp-dev and pkg-config), e.g. SOLO5_HVT=/opt/solo5/tenders/hvt/solo5-hvt"
+else
 	$(MAKE) hvt TAMAGO=$(TAMAGO)
 	GO=$(GO) SOLO5_HVT=$(SOLO5_HVT) ./scripts/test-hvt.sh bin/actnet.hvt
+endif
 
 race:
 	$(GOTESTSUM) --format pkgname-and-test-fails -- -race -count=1 -timeout 15m ./...
