@@ -20,7 +20,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/actnet/actnet/actors"
-	"github.com/actnet/actnet/apps/dhcp"
 	"github.com/actnet/actnet/device"
 	"github.com/actnet/actnet/layers/ndp"
 	"github.com/actnet/actnet/mailbox"
@@ -72,7 +71,7 @@ type Limits = actors.Limits
 type Stack struct {
 	run       *actors.Running
 	tcpConfig TCPConfig
-	dhcp      *dhcp.Client // nil without Config.IPv4DHCP
+	dhcp      dhcpClient // nil without Config.IPv4DHCP
 }
 
 // New starts a stack on cfg.Device. On error the device is closed.
@@ -147,24 +146,7 @@ func (TimestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 // stack (Accept, Read, Dial, ...) return, and later ones fail at once,
 // with an error that errors.Is net.ErrClosed. Calling it again is a no-op.
 func (s *Stack) Close() error {
-	if s.dhcp != nil {
-		// Release the lease while the stack still runs, and give the
-		// DHCPRELEASE up to a second to leave: its next hop's MAC may
-		// need resolving first.
-		l, held := s.dhcp.Lease()
-		s.dhcp.Close()
-		if held {
-			hop := l.Server
-			if !l.Addr.Contains(hop) {
-				hop = l.Router
-			}
-			if hop.IsValid() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				s.run.AwaitNeighbor4(ctx, hop)
-				cancel()
-			}
-		}
-	}
+	s.releaseDHCP()
 	return s.run.Close()
 }
 

@@ -6,11 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-
-	"github.com/rs/zerolog"
-
-	"github.com/actnet/actnet/actors"
-	"github.com/actnet/actnet/apps/dhcp"
 )
 
 // checkIPv4Config checks the IPv4 fields of cfg: a static address, or
@@ -34,23 +29,6 @@ func checkIPv4Config(cfg Config) error {
 	return nil
 }
 
-// startDHCP opens the DHCP client's socket (0.0.0.0:68, broadcast
-// allowed) and starts the client.
-func (s *Stack) startDHCP(cfg Config, log zerolog.Logger) error {
-	conn, err := s.ListenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), dhcp.ClientPort))
-	if err != nil {
-		return fmt.Errorf("actnet: DHCP client socket: %w", err)
-	}
-	conn.SetBroadcast(true)
-	clock := cfg.Clock
-	if clock == nil {
-		clock = actors.RealClock{}
-	}
-	mac := s.run.Env.MAC
-	s.dhcp = dhcp.Start(dhcp.Config{MAC: mac[:], Fallback: cfg.IPv4Fallback}, s.run, conn, clock, log)
-	return nil
-}
-
 // WaitIPv4 waits until the stack has an IPv4 address and returns it: at
 // once for a static one, when DHCP has bound a lease (or taken the
 // fallback) otherwise. It returns ctx's error when ctx ends first, which
@@ -60,18 +38,6 @@ func (s *Stack) startDHCP(cfg Config, log zerolog.Logger) error {
 func (s *Stack) WaitIPv4(ctx context.Context) (netip.Addr, error) {
 	p, err := s.run.WaitIPv4(ctx)
 	return p.Addr(), err
-}
-
-// DHCPLease is the lease the DHCP client holds, and whether it holds one.
-type DHCPLease = dhcp.Lease
-
-// DHCPLease returns the DHCP client's lease (Config.IPv4DHCP); false
-// without one.
-func (s *Stack) DHCPLease() (DHCPLease, bool) {
-	if s.dhcp == nil {
-		return DHCPLease{}, false
-	}
-	return s.dhcp.Lease()
 }
 
 // DNSServers returns the DNS servers the network named: those of router

@@ -8,10 +8,5 @@ import (
 func init() {
 	testhook.Running = func(stack any) *actors.Running { return stack.(*Stack).run }
 	testhook.Socket = func(conn any) *actors.Socket { return conn.(*Conn).sock }
-	testhook.DHCP = func(stack any) actors.Active {
-		if c := stack.(*Stack).dhcp; c != nil {
-			return c
-		}
-		return nil
-	}
+	testhook.DHCP = func(stack any) actors.Active { return stack.(*Stack).dhcpActive() }
 }
