@@ -31,7 +31,9 @@ var (
 
 // TCP limits. Every table has a cap (DESIGN.md, principle 5).
 const (
-	DefaultMaxConns = 65536
+	// DefaultMaxConns is the connection cap when no memory budget is
+	// known: MaxConnsForMemory(4 GiB).
+	DefaultMaxConns = 4 << 30 / ConnMemory
 	DefaultBacklog  = 1024
 	// maxInbox bounds the segments waiting in one connection's mailbox;
 	// beyond it data segments are dropped, while segments that carry no
@@ -263,6 +265,10 @@ type tcpActor struct {
 	// "What the code taught us" 19): they are spawned at the root, not
 	// as this actor's children, and this actor watches them.
 	connStrategy actor.SupervisorStrategy
+	// fullLogged is when the full table was last logged; fullSince
+	// counts the connections refused since.
+	fullLogged time.Time
+	fullSince  uint64
 	// peak is the most connection records held since the tables were
 	// last made anew (shrinkTables).
 	peak int
@@ -308,6 +314,22 @@ func newTCPActor(env *Env, out *Outputs) *tcpActor {
 			Msg("app actor crashed; its connection is reset, the service goes on")
 	})
 	return a
+}
+
+// tableFullLogEvery spaces the log lines of a full connection table.
+const tableFullLogEvery = time.Minute
+
+// tableFull counts a connection refused by the cap and logs it, at most
+// once a minute with the count since the last line.
+func (a *tcpActor) tableFull(now time.Time) {
+	a.c.TableFull.Inc()
+	a.fullSince++
+	if !a.fullLogged.IsZero() && now.Sub(a.fullLogged) < tableFullLogEvery && !now.Before(a.fullLogged) {
+		return
+	}
+	a.env.Log.Warn().Int("max_connections", a.maxConns).Uint64("refused", a.fullSince).
+		Msg("tcp: connection table full; new connections refused (raise Limits.MaxConns, --max-connections)")
+	a.fullLogged, a.fullSince = now, 0
 }
 
 // shrinkTables gives the memory of the connection tables back once they
@@ -556,14 +578,16 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		return
 	}
 	switch {
+	case len(a.conns) >= a.maxConns:
+		// Before the backlog: a SYN cookie would only come back as an
+		// ACK the full table drops too.
+		a.tableFull(now)
+		return
 	case l.halfOpen >= l.backlog:
 		// RFC 4987 §3.6: answer with a SYN cookie and keep nothing; the
 		// connection is made when the cookie comes back.
 		a.c.BacklogFull.Inc()
 		a.sendCookie(l, t, p, now)
-		return
-	case len(a.conns) >= a.maxConns:
-		a.c.TableFull.Inc()
 		return
 	case a.closing:
 		return
@@ -629,7 +653,7 @@ func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *
 		return false
 	}
 	if len(a.conns) >= a.maxConns {
-		a.c.TableFull.Inc()
+		a.tableFull(now)
 		return true // dropped: the peer's retransmission may find room
 	}
 	if a.closing {
@@ -764,7 +788,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 		return ErrUnsupportedAddr
 	}
 	if len(a.conns) >= a.maxConns {
-		a.c.TableFull.Inc()
+		a.tableFull(a.env.Clock.Now())
 		return ErrTooManyConns
 	}
 	if a.closing {
