@@ -40,7 +40,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		noTS    = fs.Bool("tcp-no-timestamps", false, "turn TCP timestamps (RFC 7323) off")
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
-		maxConn = fs.Int("max-connections", 0, "cap on TCP connections (any state but TIME-WAIT); 0 sizes it from the memory available (16 KiB each)")
+		maxConn = fs.Int("max-connections", 0, "cap on TCP connections (any state, TIME-WAIT included); 0 sizes it from the memory available (16 KiB each)")
 		apps    appList
 	)
 	fs.Var(&ipv4, "ipv4", "the stack's IPv4 address and prefix, e.g. 10.0.0.2/24 (required)")
