@@ -63,7 +63,7 @@ func (a *ipv4Actor) Receive(ctx actor.Context) {
 		// Every batch before this one was sent on (receive flushes
 		// its connection batches): the connection's last segments
 		// are ahead of this answer in its mailbox.
-		ctx.Send(m.conn, &routeDrained{})
+		ctx.Send(m.conn, m.reply())
 	case *reassemblyDeadline:
 		a.reasmArmed = time.Time{}
 		a.expire()

@@ -130,7 +130,7 @@ func (a *ipv6Actor) Receive(ctx actor.Context) {
 		a.resolve(m)
 		a.advance(ctx)
 	case *drainRoute:
-		ctx.Send(m.conn, &routeDrained{})
+		ctx.Send(m.conn, m.reply())
 	case *ipv6Deadline:
 		a.armed = time.Time{}
 		a.advance(ctx)

@@ -81,7 +81,7 @@ func (s *stackActor) Receive(ctx actor.Context) {
 	env.PIDs.UDP = spawn("udp", newUDPActor(env, &env.Out))
 	tcpa := newTCPActor(env, &env.Out)
 	tcpPID, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return tcpa },
-		actor.WithSupervisor(tcpa.strategy()), actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox)), "tcp")
+		actor.WithDispatcher(env.Dispatcher), actor.WithMailbox(newActorMailbox)), "tcp")
 	if err != nil {
 		panic(fmt.Sprintf("actnet: spawning tcp: %v", err))
 	}
@@ -206,6 +206,9 @@ func (r *Running) Close() error {
 		if err := r.system.Root.StopFuture(r.Env.PIDs.Stack).Wait(); err != nil {
 			r.closeErr = errors.Join(r.closeErr, err)
 		}
+		// The tcp actor stopped the connection actors as it stopped;
+		// they are not its children, so wait for them here.
+		r.Env.TCPRoutes.waitConns(5 * time.Second)
 		r.system.Shutdown()
 		r.Env.Dispatcher.Close()
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"reflect"
 	"sync"
@@ -30,7 +31,9 @@ var (
 
 // TCP limits. Every table has a cap (DESIGN.md, principle 5).
 const (
-	DefaultMaxConns = 65536
+	// DefaultMaxConns is the connection cap when no memory budget is
+	// known: MaxConnsForMemory(4 GiB).
+	DefaultMaxConns = 4 << 30 / ConnMemory
 	DefaultBacklog  = 1024
 	// maxInbox bounds the segments waiting in one connection's mailbox;
 	// beyond it data segments are dropped, while segments that carry no
@@ -99,7 +102,37 @@ type connFinished struct {
 // ipv6): every batch it
 // handled before has been sent on, so the segments it routed to conn (by a
 // route now removed) are queued at conn ahead of the routeDrained it sends.
-type drainRoute struct{ conn *actor.PID }
+// When answer is set, the network actor sends it to conn instead (the
+// tcp actor's routeOpen barrier).
+type drainRoute struct {
+	conn   *actor.PID
+	answer any
+}
+
+// reply is what the network actor sends back at the barrier.
+func (m *drainRoute) reply() any {
+	if m.answer != nil {
+		return m.answer
+	}
+	return &routeDrained{}
+}
+
+// routeOpen is the barrier of a new connection's route (DESIGN.md, "What
+// the code taught us" 18). The tcp actor publishes the route and sends
+// routeOpen through every network actor back to itself; a network actor
+// that passes it on has sent every segment it routed before seeing the
+// route to the tcp actor, which has forwarded them to the connection by
+// the time it handles the routeOpen and forwards that too. The connection
+// holds the segments that came straight from a network actor until every
+// routeOpen arrived, so it handles its segments in arrival order even
+// when the handshake's last ACK went by the tcp actor and the first data
+// segment straight to it.
+type routeOpen struct{ conn *actor.PID }
+
+// handedSegments are segments of a connection that reached the tcp actor
+// and were forwarded to the connection actor: during the route hand-over
+// they go ahead of the segments the connection holds.
+type handedSegments struct{ *mailbox.PacketsArrived }
 
 // Release drops the SYN unhandled: the tcp actor stopped before it came.
 func (m *reopenFromTimeWait) Release() { m.syn.Release() }
@@ -200,6 +233,7 @@ type listener struct {
 
 // connRecord is what the tcp actor knows of one connection actor.
 type connRecord struct {
+	pid      *actor.PID
 	tuple    tcp.Tuple
 	inbox    *atomic.Int64
 	listener *listener // set while the connection is half-open
@@ -227,6 +261,27 @@ type tcpActor struct {
 	// appStrategy supervises app actors, which are their connection
 	// actor's children.
 	appStrategy actor.SupervisorStrategy
+	// connStrategy is the guardian of the connection actors (DESIGN.md,
+	// "What the code taught us" 19): they are spawned at the root, not
+	// as this actor's children, and this actor watches them.
+	connStrategy actor.SupervisorStrategy
+	// fullLogged is when the full table was last logged; fullSince
+	// counts the connections refused since.
+	fullLogged time.Time
+	fullSince  uint64
+	// peak is the most connection records held since the tables were
+	// last made anew (shrinkTables).
+	peak int
+	// closing is set once the stack stops: no connection is spawned any
+	// more, so the stack can wait for the last one's end.
+	closing bool
+}
+
+// connCrashed tells the tcp actor that the guardian stopped a connection
+// actor that panicked; the tcp actor, which knows its tuple, logs it.
+type connCrashed struct {
+	who    *actor.PID
+	reason any
 }
 
 func newTCPActor(env *Env, out *Outputs) *tcpActor {
@@ -245,6 +300,7 @@ func newTCPActor(env *Env, out *Outputs) *tcpActor {
 	a.cfg = tcp.Config{MTU: env.MTU}
 	a.emit = a.newEmitter()
 	c, log := a.c, env.Log
+	a.connStrategy = newConnStrategy(env, a.c)
 	a.appStrategy = supervisor.OneShotStrategy(func(sup actor.Supervisor, child *actor.PID, reason any) {
 		// The supervisor is the app's connection actor: it resets the
 		// connection when the app's Terminated follows.
@@ -260,16 +316,44 @@ func newTCPActor(env *Env, out *Outputs) *tcpActor {
 	return a
 }
 
-// strategy supervises connection actors: a crashed one is stopped (its
-// stopping handler resets the peer and fails the user) and counted.
-func (a *tcpActor) strategy() actor.SupervisorStrategy {
+// tableFullLogEvery spaces the log lines of a full connection table.
+const tableFullLogEvery = time.Minute
+
+// tableFull counts a connection refused by the cap and logs it, at most
+// once a minute with the count since the last line.
+func (a *tcpActor) tableFull(now time.Time) {
+	a.c.TableFull.Inc()
+	a.fullSince++
+	if !a.fullLogged.IsZero() && now.Sub(a.fullLogged) < tableFullLogEvery && !now.Before(a.fullLogged) {
+		return
+	}
+	a.env.Log.Warn().Int("max_connections", a.maxConns).Uint64("refused", a.fullSince).
+		Msg("tcp: connection table full; new connections refused (raise Limits.MaxConns, --max-connections)")
+	a.fullLogged, a.fullSince = now, 0
+}
+
+// shrinkTables gives the memory of the connection tables back once they
+// are empty after a peak: Go maps keep their buckets after deletes, so a
+// burst of connections would otherwise hold its table's size for good.
+func (a *tcpActor) shrinkTables() {
+	if len(a.records) == 0 && len(a.conns) == 0 && a.peak >= shrinkAfter {
+		a.records = make(map[string]*connRecord)
+		a.conns = make(map[tcp.Tuple]*actor.PID)
+		a.peak = 0
+	}
+}
+
+// shrinkAfter is the table size from which an emptied table is made anew.
+const shrinkAfter = 1024
+
+// newConnStrategy returns the guardian strategy of connection actors: a
+// crashed one is stopped (its stopping handler resets the peer and fails
+// the user) and counted. A guardian runs it in the crashed actor's own
+// goroutine, so the log line is the tcp actor's to write.
+func newConnStrategy(env *Env, c *tcpCounters) actor.SupervisorStrategy {
 	return supervisor.OneShotStrategy(func(_ actor.Supervisor, child *actor.PID, reason any) {
-		a.c.ConnCrashes.Inc()
-		conn := "unknown"
-		if r, ok := a.records[child.Id]; ok {
-			conn = tupleString(r.tuple)
-		}
-		a.env.Log.Error().Str("conn", conn).Interface("panic", reason).Msg("tcp: connection actor crashed; resetting it")
+		c.ConnCrashes.Inc()
+		env.System.Root.Send(env.PIDs.TCP, &connCrashed{who: child, reason: reason})
 	})
 }
 
@@ -349,6 +433,10 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 				ctx.Send(pid, m)
 			}
 		}
+	case *routeOpen:
+		if _, ok := a.records[m.conn.Id]; ok {
+			ctx.Send(m.conn, m)
+		}
 	case *connFinished:
 		if pid, ok := a.conns[m.tuple]; ok && pid.Equal(m.who) {
 			delete(a.conns, m.tuple)
@@ -363,6 +451,19 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		} else {
 			a.c.ControlErrorsNoConn.Inc()
 		}
+	case *connCrashed:
+		conn := "unknown"
+		if r, ok := a.records[m.who.Id]; ok {
+			conn = tupleString(r.tuple)
+		}
+		a.env.Log.Error().Str("conn", conn).Interface("panic", m.reason).Msg("tcp: connection actor crashed; resetting it")
+	case *actor.Stopping:
+		// The connection actors are not this actor's children: they
+		// are stopped here, and the stack waits for them (Running.Close).
+		a.closing = true
+		for _, r := range a.records {
+			ctx.Stop(r.pid)
+		}
 	case *actor.Terminated:
 		if r, ok := a.records[m.Who.Id]; ok {
 			if r.listener != nil {
@@ -374,6 +475,7 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 			}
 			a.env.TCPRoutes.remove(r.tuple, m.Who)
 			delete(a.records, m.Who.Id)
+			a.shrinkTables()
 		}
 	}
 }
@@ -387,7 +489,7 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 func (a *tcpActor) demux(ctx actor.Context, batch *mailbox.PacketsArrived) {
 	defer batch.Release()
 	now := a.env.Clock.Now()
-	out := connBatcher{c: a.c}
+	out := connBatcher{c: a.c, handed: true}
 	for i := range batch.Packets {
 		p := &batch.Packets[i]
 		a.guard.Handle(p.Network, func() { a.demuxOne(ctx, &out, p, now) })
@@ -482,14 +584,18 @@ func (a *tcpActor) accept(ctx actor.Context, l *listener, t tcp.Tuple, p *mailbo
 		return
 	}
 	switch {
+	case len(a.conns) >= a.maxConns:
+		// Before the backlog: a SYN cookie would only come back as an
+		// ACK the full table drops too.
+		a.tableFull(now)
+		return
 	case l.halfOpen >= l.backlog:
 		// RFC 4987 §3.6: answer with a SYN cookie and keep nothing; the
 		// connection is made when the cookie comes back.
 		a.c.BacklogFull.Inc()
 		a.sendCookie(l, t, p, now)
 		return
-	case len(a.conns) >= a.maxConns:
-		a.c.TableFull.Inc()
+	case a.closing:
 		return
 	case !a.spawns.Allow(now):
 		// More new connections a second than actors may be spawned:
@@ -553,8 +659,11 @@ func (a *tcpActor) acceptCookie(ctx actor.Context, l *listener, t tcp.Tuple, p *
 		return false
 	}
 	if len(a.conns) >= a.maxConns {
-		a.c.TableFull.Inc()
+		a.tableFull(now)
 		return true // dropped: the peer's retransmission may find room
+	}
+	if a.closing {
+		return true
 	}
 	if !a.spawns.Allow(now) {
 		a.c.SpawnRateLimited.Inc()
@@ -605,12 +714,29 @@ func (a *tcpActor) spawnPassive(ctx actor.Context, l *listener, conn *tcp.Conn, 
 func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	inbox := new(atomic.Int64)
 	ca.inbox, ca.out = inbox, a.out
-	pid := ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
-		actor.WithDispatcher(a.env.Dispatcher), actor.WithMailbox(newActorMailbox), actor.WithSupervisor(a.appStrategy)), "conn")
-	rec := &connRecord{tuple: ca.tuple, inbox: inbox}
+	ca.opening = len(a.env.networkPIDs())
+	// Spawned at the root under a guardian, not as this actor's child:
+	// protoactor's child set keeps removed children reachable in its
+	// spare capacity, which held every finished connection's actor,
+	// mailbox and control block for as long as the tcp actor lived. The
+	// guardian keeps no list; this actor watches the connection instead.
+	a.env.TCPRoutes.live.Add(1)
+	ca.live = &a.env.TCPRoutes.live
+	pid := a.env.System.Root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
+		actor.WithDispatcher(a.env.Dispatcher), actor.WithMailbox(newActorMailbox), actor.WithSupervisor(a.appStrategy),
+		actor.WithGuardian(a.connStrategy)), "conn")
+	ctx.Watch(pid)
+	rec := &connRecord{pid: pid, tuple: ca.tuple, inbox: inbox}
 	a.conns[ca.tuple] = pid
 	a.records[pid.Id] = rec
+	a.peak = max(a.peak, len(a.records))
 	a.env.TCPRoutes.set(ca.tuple, connRoute{pid: pid, inbox: inbox})
+	// The hand-over barrier: segments a network actor routed here before
+	// it saw the route reach the connection before those it sends after.
+	open := &routeOpen{conn: pid}
+	for _, n := range a.env.networkPIDs() {
+		ctx.Send(n, &drainRoute{conn: ctx.Self(), answer: open})
+	}
 	return rec
 }
 
@@ -669,8 +795,11 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 		return ErrUnsupportedAddr
 	}
 	if len(a.conns) >= a.maxConns {
-		a.c.TableFull.Inc()
+		a.tableFull(a.env.Clock.Now())
 		return ErrTooManyConns
+	}
+	if a.closing {
+		return net.ErrClosed
 	}
 	src, ok := out.LocalAddr(remote.Addr())
 	if !ok {

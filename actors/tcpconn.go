@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -108,6 +109,13 @@ type connActor struct {
 
 	// inbox counts the segments sent to this actor and not yet handled.
 	inbox *atomic.Int64
+	// live is the stack's count of connection actors, done when this
+	// one has stopped.
+	live *sync.WaitGroup
+	// opening counts the routeOpen barriers still to come; until the
+	// last, segments straight from a network actor wait in held.
+	opening int
+	held    []*mailbox.PacketsArrived
 
 	timer TimerID
 	armed time.Time
@@ -139,31 +147,34 @@ func (a *connActor) Receive(ctx actor.Context) {
 			a.sock.conn.Store(ctx.Self())
 		}
 	case *mailbox.PacketsArrived:
-		if a.finished {
-			// Segments routed here before the route was removed: the
-			// connection no longer exists, so they are the tcp actor's,
-			// which answers them as for a closed port (RFC 9293
-			// §3.10.7.1) or hands a SYN to the listener. Dropping them
-			// would leave the peer unanswered.
-			a.inbox.Add(-int64(m.Len()))
-			ctx.Send(a.env.PIDs.TCP, m)
+		if a.opening > 0 && !a.finished {
+			// Straight from a network actor while the tcp actor may
+			// still forward earlier segments: held until routeOpen.
+			a.c.HandoverHeld.Add(uint64(m.Len()))
+			a.held = append(a.held, m)
 			return
 		}
-		for i := range m.Packets {
-			p := &m.Packets[i]
-			a.conn.HandleSegment(now, a.tuple, &p.TCP)
-			if minISS, ok := a.conn.TimeWaitReuse(); ok {
-				// A new SYN ended TIME-WAIT (RFC 1122 §4.2.2.13): the
-				// tcp actor opens the new connection with it.
-				reopen := mailbox.NewBatch()
-				reopen.Add(*p)
-				p.Buf = nil
-				ctx.Send(a.env.PIDs.TCP, &reopenFromTimeWait{syn: reopen, minISS: minISS, old: ctx.Self()})
-				break
+		if !a.segments(ctx, now, m) {
+			return
+		}
+	case *handedSegments:
+		if !a.segments(ctx, now, m.PacketsArrived) {
+			return
+		}
+	case *routeOpen:
+		// One from each network actor, through the tcp actor.
+		if a.opening--; a.opening > 0 {
+			return
+		}
+		held := a.held
+		a.held = nil
+		for i, m := range held {
+			held[i] = nil
+			if a.segments(ctx, now, m) {
+				a.after(ctx, now)
 			}
 		}
-		a.inbox.Add(-int64(m.Len()))
-		m.Release()
+		return
 	case *connDeadline:
 		a.armed = time.Time{}
 		a.conn.HandleTimer(now)
@@ -232,7 +243,14 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.appStoppedItself(now)
 	case *actor.Stopping:
 		a.env.TCPRoutes.remove(a.tuple, ctx.Self()) // as in finish
+		a.releaseHeld(ctx, false)
 		a.stopping(now)
+		return
+	case *actor.Stopped:
+		if a.live != nil {
+			a.live.Done()
+			a.live = nil
+		}
 		return
 	case actor.SystemMessage, actor.AutoReceiveMessage, *actor.ReceiveTimeout:
 		return // protoactor's own lifecycle messages
@@ -241,6 +259,53 @@ func (a *connActor) Receive(ctx actor.Context) {
 		return
 	}
 	a.after(ctx, now)
+}
+
+// segments feeds a batch of segments to the control block and reports
+// whether the actor goes on to after (false once it is finished).
+func (a *connActor) segments(ctx actor.Context, now time.Time, m *mailbox.PacketsArrived) bool {
+	if a.finished {
+		// Segments routed here before the route was removed: the
+		// connection no longer exists, so they are the tcp actor's,
+		// which answers them as for a closed port (RFC 9293
+		// §3.10.7.1) or hands a SYN to the listener. Dropping them
+		// would leave the peer unanswered.
+		a.inbox.Add(-int64(m.Len()))
+		ctx.Send(a.env.PIDs.TCP, m)
+		return false
+	}
+	for i := range m.Packets {
+		p := &m.Packets[i]
+		a.conn.HandleSegment(now, a.tuple, &p.TCP)
+		if minISS, ok := a.conn.TimeWaitReuse(); ok {
+			// A new SYN ended TIME-WAIT (RFC 1122 §4.2.2.13): the
+			// tcp actor opens the new connection with it.
+			reopen := mailbox.NewBatch()
+			reopen.Add(*p)
+			p.Buf = nil
+			ctx.Send(a.env.PIDs.TCP, &reopenFromTimeWait{syn: reopen, minISS: minISS, old: ctx.Self()})
+			break
+		}
+	}
+	a.inbox.Add(-int64(m.Len()))
+	m.Release()
+	return true
+}
+
+// releaseHeld gives up the segments held for the route hand-over: to the
+// tcp actor once the connection is finished (as segments, they are its),
+// or back to the pool when the actor stops (a crash, the stack's end).
+func (a *connActor) releaseHeld(ctx actor.Context, toTCP bool) {
+	for i, m := range a.held {
+		a.held[i] = nil
+		a.inbox.Add(-int64(m.Len()))
+		if toTCP {
+			ctx.Send(a.env.PIDs.TCP, m)
+		} else {
+			m.Release()
+		}
+	}
+	a.held = nil
 }
 
 // replyTo is who answers to the command being handled go to: its sender
@@ -676,6 +741,7 @@ func (a *connActor) finish(ctx actor.Context) {
 	// actor.
 	a.drainsLeft = len(a.env.networkPIDs())
 	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple})
+	a.releaseHeld(ctx, true)
 }
 
 // stopIfDone stops a finished connection actor once its route is drained

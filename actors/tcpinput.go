@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -22,6 +23,29 @@ import (
 type tcpRoutes struct {
 	mu sync.RWMutex
 	m  map[tcp.Tuple]connRoute
+	// peak is the most routes held since m was last made anew.
+	peak int
+	// live counts the connection actors spawned and not yet stopped.
+	// They are no actor's children (DESIGN.md, "What the code taught
+	// us" 19), so the stack's stop does not wait for them by itself:
+	// Running.Close waits for this.
+	live sync.WaitGroup
+}
+
+// waitConns waits until every connection actor has stopped, or d passed;
+// it reports whether they all did.
+func (r *tcpRoutes) waitConns(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		r.live.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // connRoute is where a connection's segments go.
@@ -45,6 +69,7 @@ func (r *tcpRoutes) set(t tcp.Tuple, route connRoute) {
 		r.m = make(map[tcp.Tuple]connRoute)
 	}
 	r.m[t] = route
+	r.peak = max(r.peak, len(r.m))
 	r.mu.Unlock()
 }
 
@@ -53,6 +78,10 @@ func (r *tcpRoutes) remove(t tcp.Tuple, pid *actor.PID) {
 	r.mu.Lock()
 	if route, ok := r.m[t]; ok && route.pid.Equal(pid) {
 		delete(r.m, t)
+		if len(r.m) == 0 && r.peak >= shrinkAfter {
+			// Emptied after a peak: a new map gives the buckets back.
+			r.m, r.peak = nil, 0
+		}
 	}
 	r.mu.Unlock()
 }
@@ -93,6 +122,9 @@ type connBatcher struct {
 	c       *tcpCounters
 	to      connRoute
 	pending *mailbox.PacketsArrived
+	// handed marks the tcp actor's batcher: what it forwards goes ahead of
+	// the segments a new connection holds (routeOpen).
+	handed bool
 }
 
 // add moves p into the batch for route.
@@ -112,7 +144,11 @@ func (b *connBatcher) add(ctx actor.Context, route connRoute, p *mailbox.Packet)
 func (b *connBatcher) flush(ctx actor.Context) {
 	if b.pending != nil {
 		b.to.inbox.Add(int64(b.pending.Len()))
-		ctx.Send(b.to.pid, b.pending)
+		if b.handed {
+			ctx.Send(b.to.pid, &handedSegments{b.pending})
+		} else {
+			ctx.Send(b.to.pid, b.pending)
+		}
 		b.pending = nil
 	}
 }

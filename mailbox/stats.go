@@ -280,6 +280,11 @@ type TCP[T Value] struct {
 	IdleResets          T `stat:"connections reset: idle timeout, peer not reading or not closing"`
 	UnknownCommands     T `stat:"messages to a connection that are not commands"`
 	TimeWaitReopened    T `stat:"connections reopened from TIME-WAIT"`
+	// HandoverHeld counts segments that reached a new connection's actor
+	// straight from the network actor while segments of it the tcp actor
+	// had taken before its route existed were still on their way; they
+	// are held and handled after those, in arrival order.
+	HandoverHeld T `stat:"segments held at a connection's start until the route hand-over"`
 
 	// Supervision (DESIGN.md, principle 6).
 	HandlerCrashes T `drop:"segments dropped: handler crashed"`

@@ -176,3 +176,36 @@ func TestLimitReassemblyBytes(t *testing.T) {
 		t.Fatalf("%d datagrams evicted at the reassembly cap, want 1:\n%v", st.ReassemblyEvicted, s.Stats())
 	}
 }
+
+// With the connection table full, a SYN is dropped even when the
+// listener's backlog is full too: no SYN cookie gets round the cap (its
+// ACK would find the table full), as Linux drops the SYN. The refusal is
+// counted.
+func TestLimitMaxConnsBeforeCookies(t *testing.T) {
+	s, p, clock := rawPeerWith(t, actnet.Limits{MaxConns: 1, Backlog: 1})
+	l, err := s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p.send(p.synFrom(p.ip, 1000, 80)) // half-open: fills the table and the backlog
+	waitIdle(t, s, clock)
+	p.send(p.synFrom(p.ip, 1001, 80))
+	waitIdle(t, s, clock)
+	st := s.Stats().TCP
+	if st.PassiveOpens != 1 || st.TableFull != 1 || st.CookiesSent != 0 || st.BacklogFull != 0 {
+		t.Fatalf("passive opens %d, table full %d, cookies %d, backlog full %d; want 1, 1, 0, 0",
+			st.PassiveOpens, st.TableFull, st.CookiesSent, st.BacklogFull)
+	}
+}
+
+// The default cap is sized from memory: 16 KiB a connection, so 4 GiB
+// free admits more than 250,000 connections.
+func TestDefaultMaxConnsFromMemory(t *testing.T) {
+	if n := actors.MaxConnsForMemory(4 << 30); n < 250_000 {
+		t.Fatalf("4 GiB admits %d connections, want at least 250,000", n)
+	}
+	if actors.DefaultMaxConns < 250_000 {
+		t.Fatalf("DefaultMaxConns %d, want at least 250,000", actors.DefaultMaxConns)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 	"time"
+
+	"github.com/actnet/actnet"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -21,6 +23,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		cpuProf = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
+		maxConn = fs.Int("max-connections", 0, "cap on TCP connections (any state, TIME-WAIT included); 0 sizes it from the memory available (16 KiB each)")
 		apps    appList
 		tlsf    tlsFlags
 	)
@@ -63,6 +66,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	tlsf.static6 = sf.ipv6.addr.Addr()
 
+	sf.limits = actnet.Limits{MaxConns: maxConnections(*maxConn)}
 	stack, err := sf.open(tcpConfig, &log)
 	if err != nil {
 		fmt.Fprintf(stderr, "actnet serve: %v\n", err)

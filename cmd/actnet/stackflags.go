@@ -39,6 +39,9 @@ type stackFlags struct {
 	// offloads names the offloads the tap negotiated, by open (for the
 	// log).
 	offloads string
+	// limits are the stack's resource caps; the command sets what it
+	// has flags for (serve's --max-connections) before open.
+	limits actnet.Limits
 }
 
 // addStackFlags defines the stack flags on fs.
@@ -156,6 +159,7 @@ func (f *stackFlags) open(tcpConfig actnet.TCPConfig, log *zerolog.Logger) (*act
 		IPv4Gateway:  f.gateway.a,
 		IPv4DHCP:     f.ipv4.dhcp,
 		IPv4Fallback: f.fb4.p,
+		Limits:       f.limits,
 		Logger:       log,
 		TCP:          tcpConfig,
 		IPv6:         v6,

@@ -84,12 +84,28 @@ func New(t testing.TB) *Bench {
 	return newBench(t, device.MemoryConfig{}, actors.IPv6Options{})
 }
 
+// NewWrapped is New with the stack's end of the link seen through wrap
+// (a device that holds or watches what the stack writes).
+func NewWrapped(t testing.TB, wrap func(*device.Memory) device.Device) *Bench {
+	t.Helper()
+	return newBenchOn(t, device.MemoryConfig{}, actors.IPv6Options{}, wrap)
+}
+
 func newBench(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options) *Bench {
 	t.Helper()
+	return newBenchOn(t, link, v6, nil)
+}
+
+func newBenchOn(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options, wrap func(*device.Memory) device.Device) *Bench {
+	t.Helper()
 	da, db := device.NewMemoryPair(link)
+	var dev device.Device = da
+	if wrap != nil {
+		dev = wrap(da)
+	}
 	clock := actors.NewVirtualClock(Epoch)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(zerolog.ErrorLevel)
-	run, err := actors.Start(actors.Options{Device: da, IPv4: StackPrefix, Log: log, Clock: clock, IPv6: v6})
+	run, err := actors.Start(actors.Options{Device: dev, IPv4: StackPrefix, Log: log, Clock: clock, IPv6: v6})
 	if err != nil {
 		t.Fatal(err)
 	}
