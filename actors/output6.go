@@ -141,6 +141,11 @@ func NewIPv6Output(env *Env, opts IPv6Options) *IPv6Output {
 	o.hopLimit.Store(ipv6.DefaultHopLimit)
 	o.linkMTU.Store(int32(o.rt.LinkMTU()))
 	o.addrs.Store(&addrView{groups: map[netip.Addr]bool{ipv6.AllNodes: true}})
+	// The reader listens on the all-nodes group from the start (RFC 4291
+	// §2.8), before the ipv6 actor first publishes its groups: a router
+	// advertisement that arrives in between is for us, not dropped.
+	macs := map[ethernet.Addr]bool{multicastMAC(ipv6.AllNodes): true}
+	env.Groups6.Store(&macs)
 	return o
 }
 
