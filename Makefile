@@ -85,9 +85,10 @@ allocs:
 	$(GO) test -count=1 -run 'Alloc' ./...
 
 # As root: the tap tests again with `actnet serve --offload off` (the
-# suite's normal run has the tap's offloads on).
+# suite's normal run has the tap's offloads on). Its summary line (DONE
+# ...) is the last line of .ci/run's output.
 tap-offload-off:
-	ACTNET_OFFLOAD=off $(GO) test -count=1 -timeout 15m -run '^TestTap' ./tests/
+	ACTNET_OFFLOAD=off $(GOTESTSUM) --format pkgname-and-test-fails -- -count=1 -timeout 15m -run '^TestTap' ./tests/
 
 # Each program in examples/ checks its own result and exits non-zero on a
 # failure; each prints one line.

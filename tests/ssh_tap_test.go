@@ -107,7 +107,7 @@ func TestTapSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	example := func(args ...string) (string, error) {
+	example := func(t *testing.T, args ...string) (string, error) {
 		all := append([]string{"--tap", "tap0", "--ipv4", tapStack + "/24", "--ipv6", webStack6 + "/64",
 			"--user", "root", "--key", userKey, "--command", "echo hello-from-sshd; uname -s"}, args...)
 		out, err := ns.cmd(t.Context(), bin, all...).CombinedOutput()
@@ -120,19 +120,19 @@ func TestTapSSH(t *testing.T) {
 		return string(out), err
 	}
 	t.Run("IPv4 with --host-key", func(t *testing.T) {
-		out, err := example("--server", tapLinux+":2222", "--host-key", hostPub)
+		out, err := example(t, "--server", tapLinux+":2222", "--host-key", hostPub)
 		if err != nil || out != "hello-from-sshd\nLinux\n" {
 			t.Errorf("%v, output:\n%s", err, out)
 		}
 	})
 	t.Run("IPv6 with --known-hosts", func(t *testing.T) {
-		out, err := example("--server", "["+v6Linux+"]:2222", "--known-hosts", knownHosts)
+		out, err := example(t, "--server", "["+v6Linux+"]:2222", "--known-hosts", knownHosts)
 		if err != nil || out != "hello-from-sshd\nLinux\n" {
 			t.Errorf("%v, output:\n%s", err, out)
 		}
 	})
 	t.Run("a wrong host key is refused", func(t *testing.T) {
-		out, err := example("--server", tapLinux+":2222", "--host-key", userKey+".pub")
+		out, err := example(t, "--server", tapLinux+":2222", "--host-key", userKey+".pub")
 		if err == nil || !strings.Contains(out, "host key mismatch") || strings.Contains(out, "hello-from-sshd") {
 			t.Errorf("%v, output:\n%s", err, out)
 		}

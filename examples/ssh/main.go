@@ -92,7 +92,10 @@ func run(ctx context.Context, d interface {
 	conn.SetDeadline(deadline)
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
-		conn.Close()
+		// A refused handshake (a host key that does not match) hangs up
+		// in order too, so the server's pre-authentication process sees
+		// the end at once rather than at its login grace time.
+		hangUpRaw(conn)
 		return nil, nil, fmt.Errorf("SSH handshake with %s: %w", addr, err)
 	}
 	conn.SetDeadline(time.Time{})
@@ -120,6 +123,17 @@ func hangUp(conn net.Conn, client *ssh.Client) {
 		client.Wait() // the server's FIN (or the deadline) ends the client's reader
 	}
 	client.Close()
+}
+
+// hangUpRaw is hangUp for a connection with no SSH client on it: our FIN,
+// then whatever the server still sends is read and dropped until its FIN
+// or hangUpWait.
+func hangUpRaw(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		conn.SetReadDeadline(time.Now().Add(hangUpWait))
+		io.Copy(io.Discard, conn)
+	}
+	conn.Close()
 }
 
 // hangUpWait bounds the wait for the server's FIN.
