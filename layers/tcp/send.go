@@ -39,17 +39,9 @@ func (o *Outgoing) CopyPayload(p []byte) int {
 // Emit serializes the segment, checksum included, into b and returns its
 // length. b must hold Len() bytes.
 func (o *Outgoing) Emit(b []byte) (int, error) {
-	hl := o.Header.Len()
-	total := hl + o.n
-	if hl > MaxHeaderLen {
-		return 0, ErrOptionsTooLong
-	}
-	if len(b) < total {
-		return 0, ErrBufferTooSmall
-	}
-	o.Header.putHeader(b, hl)
-	if o.n > 0 {
-		o.q.readAt(o.off, b[hl:total])
+	total, err := o.emitUnsummed(b)
+	if err != nil {
+		return 0, err
 	}
 	setChecksum(b[:total], o.Tuple.Local.Addr(), o.Tuple.Remote.Addr())
 	return total, nil
@@ -61,17 +53,9 @@ func (o *Outgoing) Emit(b []byte) (int, error) {
 // sums the segment into it (Linux's CHECKSUM_PARTIAL, the virtio-net
 // NEEDS_CSUM convention).
 func (o *Outgoing) EmitPartial(b []byte) (int, error) {
-	hl := o.Header.Len()
-	total := hl + o.n
-	if hl > MaxHeaderLen {
-		return 0, ErrOptionsTooLong
-	}
-	if len(b) < total {
-		return 0, ErrBufferTooSmall
-	}
-	o.Header.putHeader(b, hl)
-	if o.n > 0 {
-		o.q.readAt(o.off, b[hl:total])
+	total, err := o.emitUnsummed(b)
+	if err != nil {
+		return 0, err
 	}
 	s := checksum.PseudoHeaderSum(o.Tuple.Local.Addr(), o.Tuple.Remote.Addr(), ProtocolNumber, total)
 	binary.BigEndian.PutUint16(b[16:], ^checksum.Fold(s)) // Fold complements; a partial sum is not
@@ -565,4 +549,22 @@ func (c *Conn) tsoSize(mss int) int {
 		segs = min(segs, max(perMs/mss, 2))
 	}
 	return max(segs, 1) * mss
+}
+
+// emitUnsummed writes the header and the payload into b, leaving the
+// checksum to Emit or EmitPartial, and returns the segment's length.
+func (o *Outgoing) emitUnsummed(b []byte) (int, error) {
+	hl := o.Header.Len()
+	total := hl + o.n
+	if hl > MaxHeaderLen {
+		return 0, ErrOptionsTooLong
+	}
+	if len(b) < total {
+		return 0, ErrBufferTooSmall
+	}
+	o.Header.putHeader(b, hl)
+	if o.n > 0 {
+		o.q.readAt(o.off, b[hl:total])
+	}
+	return total, nil
 }
