@@ -21,7 +21,8 @@ type TimeWait struct {
 	expires            time.Time
 	lastACK            time.Time // the last rate-limited ACK
 	linger             time.Duration
-	window             uint16
+	window             uint16 // as advertised, scaled
+	shift              uint8  // our window scale
 	ts                 bool
 }
 
@@ -42,6 +43,7 @@ func (c *Conn) TimeWait() (TimeWait, bool) {
 		lastACK:  c.lastOOWACK,
 		linger:   2 * c.cfg.MSL,
 		window:   uint16(min(c.rcvWnd()>>c.rcvShift, 0xffff)),
+		shift:    c.rcvShift,
 		ts:       c.tsOK,
 	}, true
 }
@@ -81,7 +83,8 @@ const (
 	// TimeWaitFIN: a retransmission of the peer's FIN (our last ACK was
 	// lost); acknowledged, and TIME-WAIT restarts.
 	TimeWaitFIN TimeWaitReason = iota
-	// TimeWaitRST: a reset, ignored (RFC 1337).
+	// TimeWaitRST: a reset, ignored (RFC 1337); one in the window but
+	// not at RCV.NXT draws a challenge ACK (RFC 5961 §3.2).
 	TimeWaitRST
 	// TimeWaitNewSYN: a SYN newer than the old connection (RFC 6191).
 	TimeWaitNewSYN
@@ -107,9 +110,10 @@ type TimeWaitResult struct {
 }
 
 // Input applies the TIME-WAIT rules of RFC 9293 §3.10.7.4 to a segment
-// for the entry's tuple:
+// for the entry's tuple, as a Conn in TIME-WAIT does:
 //   - a reset is ignored: it must not cut TIME-WAIT short, or an old
-//     duplicate could be taken into a new incarnation (RFC 1337);
+//     duplicate could be taken into a new incarnation (RFC 1337); one in
+//     the window but not exact draws a challenge ACK (RFC 5961 §3.2);
 //   - a SYN opens a new incarnation when it is newer than the old
 //     connection: by timestamp when the old connection used them and the
 //     SYN carries one (RFC 6191 §2), else by a sequence number above
@@ -123,26 +127,32 @@ type TimeWaitResult struct {
 //   - a bare ACK at RCV.NXT is dropped; anything else is answered with
 //     an ACK.
 //
-// ACKs other than a FIN's are sent at most once per oowACKInterval, as
-// a Conn answers out-of-window segments, so that two ends cannot ACK each
-// other in a loop and a flood of forged segments draws few answers.
+// ACKs in answer to segments without data or FIN (bare segments, SYNs,
+// resets) are sent at most once per oowACKInterval, as a Conn answers
+// bare out-of-window segments, so that two ends cannot ACK each other in
+// a loop and a flood of forged segments draws few answers; a segment
+// with data or a FIN is always answered, as a Conn answers it.
 func (tw *TimeWait) Input(now time.Time, seg *Segment) TimeWaitResult {
 	f := seg.Flags()
+	seq := seg.Seq()
+	n := len(seg.Payload())
+	bare := n == 0 && f&FlagFIN == 0
 	if f&FlagRST != 0 {
+		if wnd := int(tw.window) << tw.shift; seq != tw.rcvNxt && wnd > 0 && seq.InWindow(tw.rcvNxt, wnd) {
+			return tw.answer(now, TimeWaitRST, true)
+		}
 		return TimeWaitResult{Action: TimeWaitDrop, Reason: TimeWaitRST}
 	}
 	o := seg.Options()
-	seq := seg.Seq()
 	if f&(FlagSYN|FlagACK) == FlagSYN {
 		if tw.newIncarnation(seg) {
 			return TimeWaitResult{Action: TimeWaitReopen, Reason: TimeWaitNewSYN}
 		}
-		return tw.answer(now, TimeWaitOldSYN)
+		return tw.answer(now, TimeWaitOldSYN, true)
 	}
 	if tw.ts && o.HasTimestamps && int32(o.TSVal-tw.tsRecent) < 0 {
-		return tw.answer(now, TimeWaitPAWS)
+		return tw.answer(now, TimeWaitPAWS, bare)
 	}
-	n := len(seg.Payload())
 	if f&(FlagFIN|FlagSYN) == FlagFIN && seq.Add(n+1) == tw.rcvNxt {
 		// The FIN (and any data before it) ends exactly where we
 		// acknowledged: our last ACK was lost.
@@ -155,7 +165,7 @@ func (tw *TimeWait) Input(now time.Time, seg *Segment) TimeWaitResult {
 	if f&(FlagSYN|FlagFIN) == 0 && f&FlagACK != 0 && n == 0 && seq == tw.rcvNxt {
 		return TimeWaitResult{Action: TimeWaitDrop, Reason: TimeWaitBareACK}
 	}
-	return tw.answer(now, TimeWaitUnacceptable)
+	return tw.answer(now, TimeWaitUnacceptable, bare)
 }
 
 // newIncarnation reports whether a SYN is newer than the old connection
@@ -168,8 +178,12 @@ func (tw *TimeWait) newIncarnation(seg *Segment) bool {
 	return seg.Seq().GreaterThan(tw.rcvNxt)
 }
 
-// answer asks for an ACK unless one went out less than oowACKInterval ago.
-func (tw *TimeWait) answer(now time.Time, why TimeWaitReason) TimeWaitResult {
+// answer asks for an ACK, unless limit is set and a limited one went out
+// less than oowACKInterval ago.
+func (tw *TimeWait) answer(now time.Time, why TimeWaitReason, limit bool) TimeWaitResult {
+	if !limit {
+		return TimeWaitResult{Action: TimeWaitSendACK, Reason: why}
+	}
 	if !tw.lastACK.IsZero() && now.Sub(tw.lastACK) < oowACKInterval && !now.Before(tw.lastACK) {
 		return TimeWaitResult{Action: TimeWaitDrop, Reason: why, Limited: true}
 	}

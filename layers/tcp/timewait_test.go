@@ -60,10 +60,11 @@ func TestTimeWaitEntryAcksRetransmittedFIN(t *testing.T) {
 }
 
 func TestTimeWaitEntryIgnoresRST(t *testing.T) {
-	// RFC 1337: a reset does not end TIME-WAIT, in or out of window.
+	// RFC 1337: a reset does not end TIME-WAIT, exact or out of window
+	// (in the window, TestTimeWaitEntryChallengesInWindowRST).
 	h := newHarness(t).timeWait()
 	tw := twEntry(t, h)
-	for _, seq := range []Seq{h.rem, h.rem + 100, h.rem - 100} {
+	for _, seq := range []Seq{h.rem, h.rem + 70000, h.rem - 100} {
 		r := tw.Input(h.now, h.segment(S{F: FlagRST, Seq: seq}))
 		if r != (TimeWaitResult{Action: TimeWaitDrop, Reason: TimeWaitRST}) {
 			t.Fatalf("RST at %d: %+v", seq, r)
@@ -197,5 +198,25 @@ func TestTimeWaitEntryOtherSegments(t *testing.T) {
 	}
 	if !tw.Expires().Equal(before) {
 		t.Fatalf("expiry moved by segments other than the FIN: %v", tw.Expires())
+	}
+}
+
+func TestTimeWaitEntryChallengesInWindowRST(t *testing.T) {
+	// RFC 5961 §3.2 with RFC 1337: a reset in the window but not at
+	// RCV.NXT draws a challenge ACK, and still ends nothing.
+	h := newHarness(t).timeWait()
+	tw := twEntry(t, h)
+	r := tw.Input(h.now, h.segment(S{F: FlagRST, Seq: h.rem + 50}))
+	if r != (TimeWaitResult{Action: TimeWaitSendACK, Reason: TimeWaitRST}) {
+		t.Fatalf("in-window RST: %+v", r)
+	}
+	// Data is answered whatever the rate limit.
+	r = tw.Input(h.now, h.segment(S{F: FlagACK, Seq: h.rem - 1, Ack: h.loc, Data: "p"}))
+	if r != (TimeWaitResult{Action: TimeWaitSendACK, Reason: TimeWaitUnacceptable}) {
+		t.Fatalf("old data right after a challenge ACK: %+v", r)
+	}
+	r = tw.Input(h.now, h.segment(S{F: FlagACK, Seq: h.rem + 70000, Ack: h.loc}))
+	if r != (TimeWaitResult{Action: TimeWaitDrop, Reason: TimeWaitUnacceptable, Limited: true}) {
+		t.Fatalf("bare out-of-window ACK right after a challenge ACK: %+v", r)
 	}
 }
