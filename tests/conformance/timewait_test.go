@@ -1,10 +1,13 @@
 package conformance
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/actnet/actnet/actors"
+	"github.com/actnet/actnet/layers/ethernet"
+	"github.com/actnet/actnet/layers/ipv6"
 	"github.com/actnet/actnet/layers/tcp"
 )
 
@@ -161,4 +164,65 @@ func TestTimeWaitCap(t *testing.T) {
 	}
 	b.ExpectNone(c1.Probe())
 	b.ExpectNone(gone(c2))
+}
+
+// Compact TIME-WAIT over IPv6: the same entry answers a retransmitted
+// FIN with the old numbers, and after 2 MSL on the virtual clock the
+// tuple is a closed port's.
+func TestTimeWaitEntryIPv6_RFC9293_3_10_7_4(t *testing.T) {
+	b := New6(t)
+	q := b.Listen(port, 0, tcp.Config{})
+	pp := b.NextPort()
+	send := func(s Seg) {
+		s.SrcPort, s.DstPort, s.Win = pp, port, 64240
+		b.Send(b.Frame6(IP6{Next: ipv6.ProtoTCP}, TCPBytes(s, PeerIP6, StackPrefix6.Addr())))
+	}
+	expect := func(flags tcp.Flags) *tcp.Segment {
+		t.Helper()
+		var seg tcp.Segment
+		b.Expect(FrameM(func(_ *Bench, f ethernet.Frame) error {
+			_, up, err := ip6Of(f, ipv6.ProtoTCP)
+			if err != nil {
+				return err
+			}
+			s, err := tcp.NewSegment(append([]byte(nil), up...))
+			if err != nil {
+				return err
+			}
+			if s.Flags() != flags || s.DstPort() != pp {
+				return fmt.Errorf("flags %v to port %d, want %v to %d", s.Flags(), s.DstPort(), flags, pp)
+			}
+			seg = s
+			return nil
+		}))
+		return &seg
+	}
+	send(SYN(pp, port, tcp.Options{HasMSS: true, MSS: 1440}))
+	rcv := expect(tcp.FlagSYN|tcp.FlagACK).Seq() + 1
+	nxt := PeerISS + 1
+	send(Seg{Seq: nxt, Ack: rcv, Flags: tcp.FlagACK})
+	sock := Accept(b, q)
+	sock.Close(false)
+	expect(tcp.FlagFIN | tcp.FlagACK)
+	rcv++
+	send(Seg{Seq: nxt, Ack: rcv, Flags: tcp.FlagFIN | tcp.FlagACK})
+	nxt++
+	if a := expect(tcp.FlagACK); a.Ack() != nxt {
+		t.Fatalf("FIN acknowledged up to %d, want %d", a.Ack(), nxt)
+	}
+	b.WaitDone(sock)
+	b.Settle()
+	if n := b.Stack.Env.TCPTimeWait.Load(); n != 1 {
+		t.Fatalf("%d TIME-WAIT entries, want 1", n)
+	}
+	send(Seg{Seq: nxt - 1, Ack: rcv, Flags: tcp.FlagFIN | tcp.FlagACK})
+	if a := expect(tcp.FlagACK); a.Ack() != nxt || a.Seq() != rcv {
+		t.Fatalf("retransmitted FIN answered with seq %d ack %d, want %d %d", a.Seq(), a.Ack(), rcv, nxt)
+	}
+	b.AdvanceSettled(61 * time.Second)
+	send(Seg{Seq: nxt - 1, Ack: rcv, Flags: tcp.FlagFIN | tcp.FlagACK})
+	expect(tcp.FlagRST)
+	if got := b.Stats().TCP.TimeWaitExpired; got != 1 {
+		t.Fatalf("TIME-WAIT entries expired %d, want 1", got)
+	}
 }
