@@ -39,6 +39,10 @@ type timeWaits struct {
 	max   int
 	// peak is the most entries held since m was last made anew.
 	peak int
+	// fullLogged is when the full table was last logged; fullSince
+	// counts the entries not kept since.
+	fullLogged time.Time
+	fullSince  uint64
 }
 
 func newTimeWaits(max int) timeWaits {
@@ -52,6 +56,12 @@ func (a *tcpActor) enterTimeWait(ctx actor.Context, t tcp.Tuple, tw tcp.TimeWait
 	w := &a.tw
 	if len(w.m) >= w.max {
 		a.c.TimeWaitOverflow.Inc()
+		w.fullSince++
+		if now := a.env.Clock.Now(); w.fullLogged.IsZero() || now.Sub(w.fullLogged) >= tableFullLogEvery || now.Before(w.fullLogged) {
+			a.env.Log.Warn().Int("max_time_wait", w.max).Uint64("closed", w.fullSince).
+				Msg("tcp: TIME-WAIT table full; connections closed without TIME-WAIT (raise Limits.MaxTimeWait)")
+			w.fullLogged, w.fullSince = now, 0
+		}
 		return
 	}
 	if old, ok := w.m[t]; ok { // cannot happen: the tuple had a connection
