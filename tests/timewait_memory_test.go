@@ -20,8 +20,9 @@ import (
 // The virtual clock moves only by seconds (for retransmissions of what a
 // full link ring dropped), well within TIME-WAIT's minute. The client's
 // random ports meet tuples the server holds in TIME-WAIT; a second
-// before each wave moves the client's ISNs (RFC 6528's 4 µs clock) above
-// the old connections', so its SYNs reopen them (RFC 6191).
+// before each wave moves the client's timestamp clock (and its ISNs,
+// RFC 6528's 4 µs clock) past the old connections', so its SYNs reopen
+// them (RFC 6191).
 func serverClosesFirst(t *testing.T, a, s *actnet.Stack, l net.Listener, clock *actors.VirtualClock, n, wave int) {
 	t.Helper()
 	to := netip.AddrPortFrom(s.Addr(), 80)
@@ -99,11 +100,7 @@ func TestTimeWaitIsCompact(t *testing.T) {
 	quietLogs(t)
 	clock := actors.NewVirtualClock(time.Unix(1_000_000, 0))
 	da, db := device.NewMemoryPair(device.MemoryConfig{})
-	// The client without timestamps: its timestamp clock starts at a
-	// random offset per connection, so a SYN into a tuple in TIME-WAIT
-	// would be refused half the time by RFC 6191's timestamp rule.
-	a, err := actnet.New(actnet.Config{Device: da, IPv4: addrA, Logger: testLogger(t), Clock: clock,
-		TCP: actnet.TCPConfig{NoTimestamps: true}})
+	a, err := actnet.New(actnet.Config{Device: da, IPv4: addrA, Logger: testLogger(t), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

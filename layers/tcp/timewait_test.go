@@ -220,3 +220,35 @@ func TestTimeWaitEntryChallengesInWindowRST(t *testing.T) {
 		t.Fatalf("bare out-of-window ACK right after a challenge ACK: %+v", r)
 	}
 }
+
+func TestTimestampClockGrowsAcrossIncarnations(t *testing.T) {
+	// A new incarnation of a tuple must carry a newer TSval than the old
+	// one's last, or a peer holding the tuple in TIME-WAIT refuses its
+	// SYN (RFC 6191): the clock's offset is per tuple, not per
+	// connection. Different tuples still get unrelated offsets.
+	var secret [16]byte
+	secret[0] = 7
+	synTSVal := func(tu Tuple, now time.Time) uint32 {
+		h := newHarness(t)
+		if _, err := Connect(&h.cfg, tu, ISN(secret, tu, now), now, h.emit); err != nil {
+			t.Fatal(err)
+		}
+		out := h.take()
+		if len(out) != 1 || !out[0].h.Options.HasTimestamps {
+			t.Fatalf("SYN %v without timestamps", out)
+		}
+		return out[0].h.Options.TSVal
+	}
+	for _, gap := range []time.Duration{time.Millisecond, time.Second, time.Minute} {
+		old := synTSVal(tTuple, t0)
+		last := old + 5000 // the old connection ran for 5 s
+		if next := synTSVal(tTuple, t0.Add(5*time.Second+gap)); int32(next-last) <= 0 {
+			t.Fatalf("%v after the old connection's last TSval %d, the new SYN's is %d", gap, last, next)
+		}
+	}
+	other := tTuple
+	other.Remote = netipMust("198.51.100.7:49153")
+	if a, b := synTSVal(tTuple, t0), synTSVal(other, t0); a-b < 1<<20 && b-a < 1<<20 {
+		t.Fatalf("two tuples' TSvals %d and %d within 2^20 of each other", a, b)
+	}
+}
