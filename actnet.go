@@ -198,8 +198,12 @@ func (s *Stack) Stats() Stats {
 // only grow. A soak or an exporter reads them to see that nothing leaks.
 type Gauges struct {
 	// TCPConns is the number of TCP connections the stack holds, in any
-	// state from SYN-RECEIVED to TIME-WAIT (each is one connection actor).
+	// state from SYN-RECEIVED to LAST-ACK (each is one connection actor).
 	TCPConns int
+	// TCPTimeWait is the number of connections in TIME-WAIT, each a
+	// compact entry in the tcp actor (Limits.MaxTimeWait), not counted
+	// in TCPConns.
+	TCPTimeWait int
 	// TCPHalfOpen is how many of TCPConns are passive opens still in the
 	// handshake (SYN-RECEIVED), bounded by the listeners' backlogs.
 	TCPHalfOpen int
@@ -211,7 +215,8 @@ type Gauges struct {
 // Gauges reads the stack's current resource use.
 func (s *Stack) Gauges() Gauges {
 	env := s.run.Env
-	return Gauges{TCPConns: env.TCPRoutes.Len(), TCPHalfOpen: int(env.TCPHalfOpen.Load()), PoolBuffers: env.Pool.Outstanding()}
+	return Gauges{TCPConns: env.TCPRoutes.Len(), TCPHalfOpen: int(env.TCPHalfOpen.Load()),
+		TCPTimeWait: int(env.TCPTimeWait.Load()), PoolBuffers: env.Pool.Outstanding()}
 }
 
 // Values lists every layer counter, zeros included, with its layer and

@@ -69,6 +69,9 @@ type Env struct {
 	// TCPHalfOpen is the number of half-open passive connections (every
 	// listener's), kept by the tcp actor for Gauges.
 	TCPHalfOpen atomic.Int64
+	// TCPTimeWait is the number of compact TIME-WAIT entries, kept by
+	// the tcp actor for Gauges.
+	TCPTimeWait atomic.Int64
 
 	// Dispatcher runs every actor of the stack on its worker goroutines.
 	Dispatcher *workerDispatcher

@@ -15,12 +15,19 @@ import (
 // RecvBufferSize.
 type Limits struct {
 	// MaxConns caps the TCP connections (every state from SYN-SENT or
-	// SYN-RECEIVED to TIME-WAIT). A SYN beyond it is dropped, as Linux
+	// SYN-RECEIVED to CLOSING and LAST-ACK; TIME-WAIT entries have
+	// their own cap, MaxTimeWait). A SYN beyond it is dropped, as Linux
 	// drops it, and so is the ACK of a SYN cookie (cookies do not get
 	// round the cap); Dial fails with ErrTooManyConns. Default: sized
 	// from the memory budget (MaxConnsForMemory of GOMEMLIMIT when it is
 	// set, else DefaultMaxConns).
 	MaxConns int
+	// MaxTimeWait caps the connections held in TIME-WAIT, each a
+	// compact entry of about 200 bytes in the tcp actor (like Linux's
+	// tcp_max_tw_buckets). A connection that enters TIME-WAIT with the
+	// table full closes at once instead, as on Linux, and is counted.
+	// Default DefaultMaxTimeWait.
+	MaxTimeWait int
 	// Backlog caps the half-open connections of each listener; SYNs
 	// beyond it are answered with SYN cookies. Default DefaultBacklog.
 	Backlog int
@@ -81,6 +88,7 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	def(&l.MaxConns, defaultMaxConns())
+	def(&l.MaxTimeWait, DefaultMaxTimeWait)
 	def(&l.Backlog, DefaultBacklog)
 	def(&l.ConnSpawnRate, DefaultConnSpawnRate)
 	def(&l.ReassemblyBytes, ipfrag.DefaultMaxBytes)

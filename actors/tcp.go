@@ -89,13 +89,16 @@ type reopenFromTimeWait struct {
 	old    *actor.PID
 }
 
-// connFinished tells the tcp actor a connection actor reached CLOSED and
-// removed its route from the ipv4 actor's table: the tcp actor forgets the
-// tuple too (a new SYN for it goes to the listener) and sends drainRoute
-// through the ipv4 actor, which answers the connection with routeDrained.
+// connFinished tells the tcp actor a connection actor reached CLOSED, or
+// TIME-WAIT with timeWait set, and is removing its route from the network
+// actors' table: the tcp actor forgets the tuple too (a new SYN for it
+// goes to the listener, or to the TIME-WAIT entry it keeps from
+// timeWait) and sends drainRoute through each network actor, which
+// answers the connection with routeDrained.
 type connFinished struct {
-	who   *actor.PID
-	tuple tcp.Tuple
+	who      *actor.PID
+	tuple    tcp.Tuple
+	timeWait *tcp.TimeWait
 }
 
 // drainRoute is a barrier through each network actor's mailbox (ipv4,
@@ -275,6 +278,9 @@ type tcpActor struct {
 	// closing is set once the stack stops: no connection is spawned any
 	// more, so the stack can wait for the last one's end.
 	closing bool
+	// tw holds the connections in TIME-WAIT (actors/timewait.go); they
+	// do not count against maxConns.
+	tw timeWaits
 }
 
 // connCrashed tells the tcp actor that the guardian stopped a connection
@@ -293,6 +299,7 @@ func newTCPActor(env *Env, out *Outputs) *tcpActor {
 		records:   make(map[string]*connRecord),
 		listeners: make(map[uint16]*listener),
 		maxConns:  env.Limits.MaxConns,
+		tw:        newTimeWaits(env.Limits.MaxTimeWait),
 		spawns:    tokenbucket.New(float64(env.Limits.ConnSpawnRate), max(env.Limits.ConnSpawnRate/10, 1)),
 	}
 	a.guard = newGuard(env, "tcp", &a.c.HandlerCrashes)
@@ -433,6 +440,11 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 				ctx.Send(pid, m)
 			}
 		}
+		for t, e := range a.tw.m {
+			if t.Local.Addr() == m.addr {
+				a.dropTimeWait(e) // nothing can be sent from it any more
+			}
+		}
 	case *routeOpen:
 		if _, ok := a.records[m.conn.Id]; ok {
 			ctx.Send(m.conn, m)
@@ -440,6 +452,9 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 	case *connFinished:
 		if pid, ok := a.conns[m.tuple]; ok && pid.Equal(m.who) {
 			delete(a.conns, m.tuple)
+			if m.timeWait != nil && !a.closing {
+				a.enterTimeWait(ctx, m.tuple, *m.timeWait)
+			}
 		}
 		a.env.TCPRoutes.remove(m.tuple, m.who)
 		for _, pid := range a.env.networkPIDs() {
@@ -457,10 +472,13 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 			conn = tupleString(r.tuple)
 		}
 		a.env.Log.Error().Str("conn", conn).Interface("panic", m.reason).Msg("tcp: connection actor crashed; resetting it")
+	case *timeWaitDue:
+		a.expireTimeWait(ctx)
 	case *actor.Stopping:
 		// The connection actors are not this actor's children: they
 		// are stopped here, and the stack waits for them (Running.Close).
 		a.closing = true
+		a.env.Cancel(a.tw.timer)
 		for _, r := range a.records {
 			ctx.Stop(r.pid)
 		}
@@ -510,6 +528,10 @@ func (a *tcpActor) demuxOne(ctx actor.Context, out *connBatcher, p *mailbox.Pack
 			out.add(ctx, route, p)
 			return
 		}
+	}
+	if e, ok := a.tw.m[t]; ok {
+		a.timeWaitInput(ctx, e, p, now)
+		return
 	}
 	if l, ok := a.listeners[t.Local.Port()]; ok {
 		switch tcp.ClassifyListen(&p.TCP) {
@@ -776,6 +798,9 @@ func (a *tcpActor) ephemeralListenPort() (uint16, bool) {
 	for t := range a.conns {
 		used[t.Local.Port()] = true
 	}
+	for t := range a.tw.m {
+		used[t.Local.Port()] = true
+	}
 	const n = ephemeralLast - ephemeralFirst + 1
 	start := rand.IntN(n)
 	for i := 0; i < n; i++ {
@@ -814,7 +839,7 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 		local = netip.AddrPortFrom(local.Addr(), port)
 	}
 	t := tcp.Tuple{Local: local, Remote: remote}
-	if _, busy := a.conns[t]; busy {
+	if a.tupleBusy(t) {
 		return ErrPortInUse
 	}
 	cfg := m.Config
@@ -834,6 +859,15 @@ func (a *tcpActor) dial(ctx actor.Context, m *DialTCP) error {
 	return nil
 }
 
+// tupleBusy reports whether a connection, or a TIME-WAIT entry, holds t:
+// a new connection of ours may not take a tuple in TIME-WAIT, whose old
+// duplicates could still arrive (RFC 9293 §3.10.8).
+func (a *tcpActor) tupleBusy(t tcp.Tuple) bool {
+	_, conn := a.conns[t]
+	_, tw := a.tw.m[t]
+	return conn || tw
+}
+
 // ephemeralPort picks a local port for a connection to remote: a random
 // starting point, then the first port whose tuple is free (RFC 6056 §3.3.1,
 // Algorithm 1).
@@ -846,7 +880,7 @@ func (a *tcpActor) ephemeralPort(src netip.Addr, remote netip.AddrPort) (uint16,
 			continue
 		}
 		t := tcp.Tuple{Local: netip.AddrPortFrom(src, port), Remote: remote}
-		if _, busy := a.conns[t]; !busy {
+		if !a.tupleBusy(t) {
 			return port, true
 		}
 	}

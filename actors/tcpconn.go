@@ -455,7 +455,7 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 		}
 	}
 	if a.conn.State() == tcp.StateClosed {
-		a.finish(ctx)
+		a.finish(ctx, nil)
 		return
 	}
 	if a.closeApplied && a.finAcked() {
@@ -463,7 +463,14 @@ func (a *connActor) after(ctx actor.Context, now time.Time) {
 	}
 	if a.conn.State() == tcp.StateTimeWait {
 		// Both directions are done; only the connection's quarantine
-		// (2 MSL) is left, which needs no app.
+		// (2 MSL) is left, which needs no app, no buffers and no actor:
+		// once its user has every byte, the connection ends here and
+		// the tcp actor keeps a compact entry for the rest (DESIGN.md,
+		// "What the code taught us" 22).
+		if tw, ok := a.conn.TimeWait(); ok && a.conn.Buffered() == 0 && !a.suspended {
+			a.finish(ctx, &tw)
+			return
+		}
 		a.tellAppClosed(ctx, nil)
 	}
 	a.rearm(ctx)
@@ -697,16 +704,22 @@ func (a *connActor) peerClosed(ctx actor.Context) {
 }
 
 // finish tells the user the connection is gone and stops the actor, once
-// its app (if any) has read Closed and stopped.
-func (a *connActor) finish(ctx actor.Context) {
+// its app (if any) has read Closed and stopped. A connection in TIME-WAIT
+// passes its compact entry, which the tcp actor keeps.
+func (a *connActor) finish(ctx actor.Context, tw *tcp.TimeWait) {
 	if a.finished {
 		return
 	}
 	a.finished = true
 	// Its segments are a closed connection's from now on, which the tcp
-	// actor answers. The route goes before the user hears of the end, so
-	// that nothing the user does after it (a new connection on the same
-	// tuple, a probe) is routed here.
+	// actor answers (from the TIME-WAIT entry, if any). The route goes
+	// before the user hears of the end, so that nothing the user does
+	// after it (a new connection on the same tuple, a probe) is routed
+	// here. The tcp actor hears of the end first: a network actor that
+	// finds the route gone sends the tuple's segments to the tcp actor,
+	// and they must queue behind connFinished, which brings the entry
+	// that answers them.
+	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple, timeWait: tw})
 	a.env.TCPRoutes.remove(a.tuple, ctx.Self())
 	foldConnStats(a.c, a.conn.Stats())
 	err := a.conn.Err()
@@ -740,7 +753,6 @@ func (a *connActor) finish(ctx actor.Context) {
 	// of it. Until the last one, segments are handed back to the tcp
 	// actor.
 	a.drainsLeft = len(a.env.networkPIDs())
-	ctx.Send(a.env.PIDs.TCP, &connFinished{who: ctx.Self(), tuple: a.tuple})
 	a.releaseHeld(ctx, true)
 }
 

@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"container/heap"
 	"context"
 	"io"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -97,4 +99,26 @@ func TestClosedConnectionRouteGoneBeforeUserHears(t *testing.T) {
 	if _, ok := a.Env.TCPRoutes.get(tuple); ok {
 		t.Fatal("the connection ended for its user with its route still up")
 	}
+}
+
+// BenchmarkTimeWaitEntryMemory reports the heap one compact TIME-WAIT
+// entry takes in the tcp actor's table (entry, map slot, heap slot), at
+// b.N entries: go test -run '^$' -bench TimeWaitEntryMemory -benchtime=100000x ./actors
+func BenchmarkTimeWaitEntryMemory(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	w := newTimeWaits(b.N)
+	local := netip.MustParseAddrPort("192.0.2.1:80")
+	for i := range b.N {
+		remote := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000)
+		t := tcp.Tuple{Local: local, Remote: remote}
+		e := &twEntry{tuple: t}
+		w.m[t] = e
+		heap.Push(&w.heap, e)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "B/entry")
+	runtime.KeepAlive(w)
 }

@@ -280,6 +280,16 @@ type TCP[T Value] struct {
 	IdleResets          T `stat:"connections reset: idle timeout, peer not reading or not closing"`
 	UnknownCommands     T `stat:"messages to a connection that are not commands"`
 	TimeWaitReopened    T `stat:"connections reopened from TIME-WAIT"`
+	// Compact TIME-WAIT (actors/timewait.go, tcp.TimeWait).
+	TimeWaitEntered      T `stat:"connections entered TIME-WAIT"`
+	TimeWaitExpired      T `stat:"TIME-WAIT entries expired"`
+	TimeWaitOverflow     T `drop:"TIME-WAIT entries not kept: table full"`
+	TimeWaitFINAcked     T `stat:"FIN retransmissions acknowledged in TIME-WAIT"`
+	TimeWaitRSTIgnored   T `drop:"resets ignored in TIME-WAIT (RFC 1337)"`
+	TimeWaitSYNRefused   T `drop:"SYNs refused in TIME-WAIT: not newer (RFC 6191) or no listener"`
+	TimeWaitPAWS         T `drop:"segments in TIME-WAIT dropped: old timestamp (PAWS)"`
+	TimeWaitUnacceptable T `drop:"segments in TIME-WAIT dropped: not a FIN or SYN"`
+	TimeWaitACKsLimited  T `stat:"ACKs in TIME-WAIT not sent: rate limit"`
 	// HandoverHeld counts segments that reached a new connection's actor
 	// straight from the network actor while segments of it the tcp actor
 	// had taken before its route existed were still on their way; they

@@ -113,7 +113,7 @@ func connWaves(t *testing.T, a, s *actnet.Stack, l net.Listener, clock *actors.V
 			waitIdle(t, a, s, clock)
 			select {
 			case <-done:
-				if a.Gauges().TCPConns+s.Gauges().TCPConns == 0 {
+				if g, h := a.Gauges(), s.Gauges(); g.TCPConns+h.TCPConns+g.TCPTimeWait+h.TCPTimeWait == 0 {
 					goto next
 				}
 			default:
@@ -169,10 +169,10 @@ func TestFinishedConnsUnreachable(t *testing.T) {
 	}
 	before := liveHeap()
 	connWaves(t, a, s, l, clock, 10000, 1000)
-	if g := a.Gauges(); g.TCPConns != 0 {
+	if g := a.Gauges(); g.TCPConns != 0 || g.TCPTimeWait != 0 {
 		t.Fatalf("client gauges %+v: connections left", g)
 	}
-	if g := s.Gauges(); g.TCPConns != 0 {
+	if g := s.Gauges(); g.TCPConns != 0 || g.TCPTimeWait != 0 {
 		t.Fatalf("server gauges %+v: connections left", g)
 	}
 	after := liveHeap()

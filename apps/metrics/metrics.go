@@ -59,22 +59,25 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // gaugeCollector exports a stack's current resource use (Stack.Gauges):
-// actnet_tcp_open_connections, actnet_tcp_half_open_connections and
-// actnet_pool_buffers_outstanding. The
+// actnet_tcp_open_connections, actnet_tcp_half_open_connections,
+// actnet_tcp_time_wait_connections and actnet_pool_buffers_outstanding.
+// The
 // process's goroutines are the Go collector's go_goroutines, and its
 // resident memory the process collector's process_resident_memory_bytes.
 type gaugeCollector struct {
-	gauges                func() actnet.Gauges
-	conns, halfOpen, pool *prometheus.Desc
+	gauges                          func() actnet.Gauges
+	conns, halfOpen, timeWait, pool *prometheus.Desc
 }
 
 func newGaugeCollector(gauges func() actnet.Gauges) *gaugeCollector {
 	return &gaugeCollector{
 		gauges: gauges,
 		conns: prometheus.NewDesc("actnet_tcp_open_connections",
-			"TCP connections the stack holds, in any state (SYN-RECEIVED to TIME-WAIT)", nil, nil),
+			"TCP connections the stack holds, in any state from SYN-RECEIVED to LAST-ACK", nil, nil),
 		halfOpen: prometheus.NewDesc("actnet_tcp_half_open_connections",
 			"of the open TCP connections, passive opens still in the handshake (SYN-RECEIVED)", nil, nil),
+		timeWait: prometheus.NewDesc("actnet_tcp_time_wait_connections",
+			"TCP connections in TIME-WAIT, each a compact entry (not in actnet_tcp_open_connections)", nil, nil),
 		pool: prometheus.NewDesc("actnet_pool_buffers_outstanding",
 			"packet buffers taken from the pool and not yet returned", nil, nil),
 	}
@@ -83,6 +86,7 @@ func newGaugeCollector(gauges func() actnet.Gauges) *gaugeCollector {
 func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.conns
 	ch <- c.halfOpen
+	ch <- c.timeWait
 	ch <- c.pool
 }
 
@@ -90,6 +94,7 @@ func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	g := c.gauges()
 	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(g.TCPConns))
 	ch <- prometheus.MustNewConstMetric(c.halfOpen, prometheus.GaugeValue, float64(g.TCPHalfOpen))
+	ch <- prometheus.MustNewConstMetric(c.timeWait, prometheus.GaugeValue, float64(g.TCPTimeWait))
 	ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(g.PoolBuffers))
 }
 

@@ -42,13 +42,14 @@ func TestMetricsHandler(t *testing.T) {
 		"go_goroutines ",
 		"# TYPE actnet_tcp_open_connections gauge\nactnet_tcp_open_connections 0\n",
 		"# TYPE actnet_tcp_half_open_connections gauge\nactnet_tcp_half_open_connections 0\n",
+		"# TYPE actnet_tcp_time_wait_connections gauge\nactnet_tcp_time_wait_connections 0\n",
 		"# TYPE actnet_pool_buffers_outstanding gauge\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if n, want := strings.Count(text, "\nactnet_"), len(st.Values())+3; n != want { // +3: the gauges
+	if n, want := strings.Count(text, "\nactnet_"), len(st.Values())+4; n != want { // +4: the gauges
 		t.Errorf("/metrics has %d actnet samples, Stats has %d counters", n, want)
 	}
 }

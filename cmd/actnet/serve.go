@@ -23,7 +23,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		cpuProf = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
-		maxConn = fs.Int("max-connections", 0, "cap on TCP connections (any state, TIME-WAIT included); 0 sizes it from the memory available (16 KiB each)")
+		maxConn = fs.Int("max-connections", 0, "cap on TCP connections (any state but TIME-WAIT, whose compact entries have their own cap, Limits.MaxTimeWait); 0 sizes it from the memory available (16 KiB each)")
 		apps    appList
 		tlsf    tlsFlags
 	)

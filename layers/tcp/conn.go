@@ -338,11 +338,25 @@ func Listen(cfg *Config, local netip.AddrPort, emit Emitter) *Conn {
 	return c
 }
 
+// tsClockOffset is the offset of a new connection's timestamp clock: our
+// TSval is the milliseconds of the wall clock plus a fixed mix of the
+// keyed hash in the ISS (RFC 6528: ISS = M + F(tuple, secret), so F =
+// ISS - M). RFC 7323 §5.4 allows a random offset per connection, but a
+// new incarnation of a tuple whose TSval went back could be refused by a
+// peer holding the tuple in TIME-WAIT (RFC 6191, Linux's TIME-WAIT PAWS
+// check); an offset per tuple, as Linux keeps one per address pair, makes
+// the TSval of a tuple's incarnations only grow, and still reveals
+// neither the clock nor other tuples' numbers.
+func tsClockOffset(now time.Time, iss Seq) uint32 {
+	f := uint32(iss) - isnClock(now)
+	return uint32(now.UnixMilli()) + f*0x9e3779b9
+}
+
 // initSend sets up the send sequence space for initial sequence iss.
 func (c *Conn) initSend(now time.Time, iss Seq) {
 	c.iss = iss
 	c.tsBase = now
-	c.tsOffset = uint32(iss) * 0x9e3779b9 // a fixed mix of the (random) ISS
+	c.tsOffset = tsClockOffset(now, iss)
 	c.tsRtxMark = c.tsOffset
 	c.sndUna, c.sndNxt, c.sndMax = iss, iss, iss
 	c.sndqSeq = iss + 1

@@ -40,7 +40,10 @@
 // ClassifyListen (LISTEN rules), RejectSegment (the RST for a closed port)
 // and ISN (RFC 6528 initial sequence numbers). When a Conn in TIME-WAIT
 // closes because of a new SYN (TimeWaitReuse), the owner passes that SYN
-// to the listener again.
+// to the listener again. An owner that keeps many connections may instead
+// take a Conn's compact TimeWait entry as it enters TIME-WAIT, drop the
+// Conn, and let the entry answer for the tuple (TimeWait.Input) until it
+// expires.
 //
 // # Choices
 //
@@ -87,7 +90,8 @@
 //     connection costs about a kilobyte.
 //   - Out-of-order data is kept within the advertised window in at most
 //     eight disjoint ranges.
-//   - TIME-WAIT is 2*MSL with MSL 30 s; a RST does not end it (RFC 1337).
+//   - TIME-WAIT is 2*MSL with MSL 30 s; a RST does not end it (RFC 1337);
+//     a SYN ends it when newer by timestamp or sequence (RFC 6191).
 //   - Urgent data is not supported: the URG bit and pointer are ignored and
 //     the bytes are delivered inline (RFC 6093).
 //   - Data carried on a SYN is not kept; the peer retransmits it.

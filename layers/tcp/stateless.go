@@ -36,9 +36,11 @@ func ISN(secret [16]byte, t Tuple, now time.Time) Seq {
 	copy(b[34:], ra[:])
 	binary.BigEndian.PutUint16(b[50:], t.Remote.Port())
 	h := sha256.Sum256(b[:])
-	m := uint32(now.UnixNano() / 4000)
-	return Seq(m + binary.BigEndian.Uint32(h[:4]))
+	return Seq(isnClock(now) + binary.BigEndian.Uint32(h[:4]))
 }
+
+// isnClock is M of RFC 6528 §3: a timer ticking every 4 microseconds.
+func isnClock(now time.Time) uint32 { return uint32(now.UnixNano() / 4000) }
 
 // RejectSegment builds the reset a host sends for a segment that reached
 // no connection and no listener, the CLOSED rules of RFC 9293 §3.10.7.1:

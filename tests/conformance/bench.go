@@ -98,6 +98,17 @@ func newBench(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options) *Be
 
 func newBenchOn(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options, wrap func(*device.Memory) device.Device) *Bench {
 	t.Helper()
+	return newBenchLimits(t, link, v6, wrap, actors.Limits{})
+}
+
+// NewLimited is New with the stack's resource caps set.
+func NewLimited(t testing.TB, limits actors.Limits) *Bench {
+	t.Helper()
+	return newBenchLimits(t, device.MemoryConfig{}, actors.IPv6Options{}, nil, limits)
+}
+
+func newBenchLimits(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options, wrap func(*device.Memory) device.Device, limits actors.Limits) *Bench {
+	t.Helper()
 	da, db := device.NewMemoryPair(link)
 	var dev device.Device = da
 	if wrap != nil {
@@ -105,7 +116,7 @@ func newBenchOn(t testing.TB, link device.MemoryConfig, v6 actors.IPv6Options, w
 	}
 	clock := actors.NewVirtualClock(Epoch)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true}).Level(zerolog.ErrorLevel)
-	run, err := actors.Start(actors.Options{Device: dev, IPv4: StackPrefix, Log: log, Clock: clock, IPv6: v6})
+	run, err := actors.Start(actors.Options{Device: dev, IPv4: StackPrefix, Log: log, Clock: clock, IPv6: v6, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
