@@ -280,20 +280,29 @@ func procCPUSeconds(pid int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	t, err := statCPUSeconds(data)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return t, nil
+}
+
+// statCPUSeconds reads utime and stime from the text of a /proc/PID/stat.
+func statCPUSeconds(data []byte) (float64, error) {
 	// The command name is in parentheses and may hold spaces; the fields
 	// after it start with the state (field 3).
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, errors.New("no command name")
 	}
 	f := strings.Fields(string(data[i+1:]))
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+		return 0, fmt.Errorf("%d fields after the command name, want 13 or more", len(f))
 	}
 	utime, err1 := strconv.ParseUint(f[11], 10, 64)
 	stime, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		return 0, err
 	}
 	return float64(utime+stime) / 100, nil
 }
