@@ -32,9 +32,9 @@ type Panel struct {
 }
 
 const (
-	scale    = 2  // font pixels per glyph pixel
-	glyphW   = 6  // 5 columns plus one of spacing
-	lineH    = 10 // 7 rows plus spacing
+	scale    = 2   // font pixels per glyph pixel
+	glyphW   = 6   // 5 columns plus one of spacing
+	lineH    = 10  // 7 rows plus spacing
 	panelW   = 380 // at least; wider when the series' names need it
 	panelH   = 260
 	cols     = 3
