@@ -15,9 +15,7 @@ import (
 func TestTableHasGSOColumnAndCPURows(t *testing.T) {
 	b := &bench{outDir: t.TempDir(), binDir: t.TempDir(), runs: map[string]map[string][]run1{},
 		loads: []string{report.BulkIn, report.BulkOut}, actnetRev: "test", roundsDone: 1}
-	for _, k := range stackKinds {
-		b.stacks = append(b.stacks, k)
-	}
+	b.stacks = append(b.stacks, stackKinds...)
 	// Gbit/s and CPU s per GB for each stack: bytes are 3 GB over 3 s.
 	perf := map[string][2]float64{"actnet": {8, 1.0}, "gvisor": {1, 4.0}, gvisorGSO: {4, 2.0}, "linux": {16, 0.5}}
 	for stack, p := range perf {
