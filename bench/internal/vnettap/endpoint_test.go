@@ -60,11 +60,15 @@ func TestEndpointReceive(t *testing.T) {
 	badSum := tcpFrame(true, 100, true)
 	badSum[len(badSum)-1] ^= 1
 	small := tcpFrame(true, 100, true)
+	// The largest IPv4 packet: its frame is 13 bytes longer than the
+	// 64 KiB buffer and ends in the reader's tail.
+	maximal := tcpFrame(false, 0xffff-header.IPv4MinimumSize-header.TCPMinimumSize, false)
 	for _, msg := range [][]byte{
 		append(bogus, super...),                 // refused: checksum outside the frame
 		append(make([]byte, hdrLen), badSum...), // refused: no flags, bad checksum
 		append(good, super...),                  // delivered whole
 		append(make([]byte, hdrLen), small...),  // delivered, checked here
+		append(good, maximal...),                // delivered whole
 	} {
 		if _, err := unix.Write(kernel, msg); err != nil {
 			t.Fatal(err)
@@ -76,11 +80,14 @@ func TestEndpointReceive(t *testing.T) {
 	if got := <-rec; !bytes.Equal(got, small) {
 		t.Fatalf("small frame delivered as %d bytes, want the %d sent", len(got), len(small))
 	}
+	if got := <-rec; !bytes.Equal(got, maximal) {
+		t.Fatalf("maximal frame delivered as %d bytes, want the %d sent", len(got), len(maximal))
+	}
 	// The reader handles frames in order, so the refused ones were
 	// counted before the last delivery.
 	s := &e.Stats
-	if s.RxBadHeader.Load() != 1 || s.RxBadChecksum.Load() != 1 || s.RxFrames.Load() != 2 || s.RxSuperFrames.Load() != 1 {
-		t.Errorf("counters: bad header %d, bad checksum %d, frames %d, super-frames %d; want 1, 1, 2, 1",
+	if s.RxBadHeader.Load() != 1 || s.RxBadChecksum.Load() != 1 || s.RxFrames.Load() != 3 || s.RxSuperFrames.Load() != 2 {
+		t.Errorf("counters: bad header %d, bad checksum %d, frames %d, super-frames %d; want 1, 1, 3, 2",
 			s.RxBadHeader.Load(), s.RxBadChecksum.Load(), s.RxFrames.Load(), s.RxSuperFrames.Load())
 	}
 }
