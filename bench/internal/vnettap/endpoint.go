@@ -265,7 +265,9 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 		}
 		n++
 	}
-	pkts.Reset()
+	// The packets stay the caller's: the NIC's default queueing
+	// discipline hands over its reference for the call only, and drops
+	// it afterwards.
 	return n, nil
 }
 
