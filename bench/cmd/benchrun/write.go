@@ -230,7 +230,7 @@ func (b *bench) ratioStacks() []stackKind {
 		}
 	}
 	if len(ks) == 0 {
-		ks = append(ks, stackKinds[1])
+		ks = append(ks, stackKind{name: "gVisor", short: "gvisor"})
 	}
 	return ks
 }

@@ -15,7 +15,13 @@ import (
 func TestTableHasGSOColumnAndCPURows(t *testing.T) {
 	b := &bench{outDir: t.TempDir(), binDir: t.TempDir(), runs: map[string]map[string][]run1{},
 		loads: []string{report.BulkIn, report.BulkOut}, actnetRev: "test", roundsDone: 1}
-	b.stacks = append(b.stacks, stackKinds...)
+	for _, name := range []string{"actnet", "gvisor", gvisorGSO, "linux"} {
+		for _, k := range stackKinds {
+			if k.short == name {
+				b.stacks = append(b.stacks, k)
+			}
+		}
+	}
 	// Gbit/s and CPU s per GB for each stack: bytes are 3 GB over 3 s.
 	perf := map[string][2]float64{"actnet": {8, 1.0}, "gvisor": {1, 4.0}, gvisorGSO: {4, 2.0}, "linux": {16, 0.5}}
 	for stack, p := range perf {
