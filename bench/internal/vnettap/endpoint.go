@@ -56,6 +56,10 @@ const maxFrame = header.EthernetMinimumSize + 0xffff
 // read into.
 const smallFrame = 2048
 
+// maxReadFailures is how many reads in a row may fail before the reader
+// gives up.
+const maxReadFailures = 1000
+
 // Stats counts what crossed the endpoint and everything it refused.
 type Stats struct {
 	RxFrames, RxSuperFrames, RxBadHeader, RxBadChecksum, RxUnverifiable, RxOversize, RxErrors atomic.Uint64
@@ -292,6 +296,7 @@ func (e *Endpoint) readLoop() {
 	var tail [64]byte
 	var big *buffer.View
 	iovs := [][]byte{hdr[:], nil, tail[:]}
+	failures := 0
 	for {
 		if big == nil {
 			big = buffer.NewViewSize(buffer.MaxChunkSize)
@@ -310,9 +315,17 @@ func (e *Endpoint) readLoop() {
 			return
 		}
 		if rerr != nil {
+			// A tap's read errors are per frame; one that never clears
+			// (the device gone) ends the reader instead of spinning, and
+			// the stack goes deaf, which a load reports.
 			e.Stats.RxErrors.Add(1)
+			if failures++; failures == maxReadFailures {
+				big.Release()
+				return
+			}
 			continue
 		}
+		failures = 0
 		size := n - hdrLen
 		if size > maxFrame || n == hdrLen+len(body)+len(tail) {
 			e.Stats.RxOversize.Add(1)
