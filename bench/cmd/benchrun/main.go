@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -76,7 +77,7 @@ func main() {
 	flag.DurationVar(&b.duration, "duration", 3*time.Second, "length of the bulk, request/response and connect-rate loads")
 	flag.IntVar(&b.conns, "conns", 10000, "connections of the idle load")
 	flag.DurationVar(&b.budget, "budget", 9*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
-	flag.StringVar(&stacks, "stacks", "actnet,gvisor,linux", "stacks to run")
+	flag.StringVar(&stacks, "stacks", "actnet,gvisor,gvisor-gso,linux", "stacks to run (gvisor-gso: gVisor with host GSO over a tap with a virtio-net header; actnet-off: actnet with --offload off)")
 	flag.StringVar(&loads, "loads", strings.Join(report.Loads, ","), "tap loads to run")
 	flag.BoolVar(&b.inproc, "inproc", true, "also run the in-process memory-link benchmark")
 	flag.StringVar(&b.actnetRev, "actnet-rev", "", "the actnet revision the binaries were built from, for the table (default: git's view of ..)")
@@ -145,7 +146,7 @@ func (b *bench) runAll() {
 		roundStart := time.Now()
 		for _, load := range b.loads {
 			for _, k := range b.stacks {
-				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s  %-12s ", round, b.rounds, load, k.name)
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s  %-16s ", round, b.rounds, load, k.name)
 				r := b.runOne(k, load, round)
 				fmt.Fprintln(os.Stderr, summary(r))
 				b.add(k.short, load, round, r)
@@ -153,7 +154,7 @@ func (b *bench) runAll() {
 		}
 		if b.inproc {
 			for _, s := range []string{"actnet", "gvisor"} {
-				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s  %-12s ", round, b.rounds, "inproc", s)
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-8s  %-16s ", round, b.rounds, "inproc", s)
 				r := b.runInproc(s)
 				fmt.Fprintln(os.Stderr, summary(r))
 				b.add(s, inprocLoad, round, r)
@@ -288,6 +289,9 @@ func summary(r report.Result) string {
 	switch {
 	case r.Gbps != 0:
 		s = fmt.Sprintf("%.3f Gbit/s", r.Gbps)
+		if v := r.CPUPerGB(); !math.IsNaN(v) {
+			s += fmt.Sprintf(", server %.2f CPU s/GB", v)
+		}
 	case r.PerSecond != 0:
 		s = fmt.Sprintf("%.0f/s p50 %.0fµs p99 %.0fµs", r.PerSecond, r.P50Micros, r.P99Micros)
 	case r.Conns != 0:

@@ -35,6 +35,8 @@ var metrics = []metric{
 	{"Bulk into the stack over IPv6", "Gbit/s", report.BulkIn6, gbps, false, "bulk in, IPv6"},
 	{"Bulk out of the stack (source → client)", "Gbit/s", report.BulkOut, gbps, false, "bulk out"},
 	{"Bulk out of the stack over IPv6", "Gbit/s", report.BulkOut6, gbps, false, "bulk out, IPv6"},
+	{"Bulk into the stack: server CPU per GB moved", "CPU s/GB", report.BulkIn, cpuPerGB, true, "bulk in, CPU/GB"},
+	{"Bulk out of the stack: server CPU per GB moved", "CPU s/GB", report.BulkOut, cpuPerGB, true, "bulk out, CPU/GB"},
 	{"Request/response, 1 byte, one connection", "transactions/s", report.RR, perSecond, false, "req/resp"},
 	{"… latency p50", "µs", report.RR, p50, true, "req/resp p50"},
 	{"… latency p99", "µs", report.RR, p99, true, "req/resp p99"},
@@ -50,6 +52,7 @@ func gbps(r report.Result) float64      { return r.Gbps }
 func perSecond(r report.Result) float64 { return r.PerSecond }
 func p50(r report.Result) float64       { return r.P50Micros }
 func p99(r report.Result) float64       { return r.P99Micros }
+func cpuPerGB(r report.Result) float64  { return r.CPUPerGB() }
 
 // familyPairs are the loads run over both families, for the table of
 // IPv6 against IPv4.
@@ -86,8 +89,15 @@ func (b *bench) cell(stack string, m metric) cell {
 			c.errs = append(c.errs, fmt.Sprintf("round %d: %s", r.Round, r.Result.Error))
 			continue
 		}
+		v := m.value(r.Result)
+		if math.IsNaN(v) {
+			// Not measured in this run (the CPU row of a run without
+			// the server's CPU time): neither a success nor a failure.
+			c.n--
+			continue
+		}
 		c.ok++
-		xs = append(xs, m.value(r.Result))
+		xs = append(xs, v)
 	}
 	if len(xs) > 0 {
 		c.median = report.Median(xs)
@@ -111,15 +121,19 @@ func (b *bench) write() error {
 		"Every run has its own fresh network namespace and server; the load generator is a Go program on the Linux side of the tap "+
 		"(actnet, gVisor) or of the veth pair (Linux). ± is half the range of the rounds over the median. A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.\n\n",
 		b.roundsDone, b.duration, b.conns)
+	ratios := b.ratioStacks()
 	fmt.Fprintf(&md, "| load | unit |")
 	for _, k := range b.stacks {
 		fmt.Fprintf(&md, " %s |", k.name)
 	}
-	fmt.Fprintf(&md, " actnet/gVisor |\n|---|---|")
-	for range b.stacks {
+	for _, k := range ratios {
+		fmt.Fprintf(&md, " actnet/%s |", k.name)
+	}
+	fmt.Fprintf(&md, "\n|---|---|")
+	for range len(b.stacks) + len(ratios) {
 		fmt.Fprintf(&md, "--:|")
 	}
-	fmt.Fprintf(&md, "--:|\n")
+	fmt.Fprintf(&md, "\n")
 	var failures []string
 	var panels []chart.Panel
 	errsListed := map[string]bool{}
@@ -154,17 +168,24 @@ func (b *bench) write() error {
 				}
 			}
 		}
-		ratio := "n/a"
-		if a, g := cells["actnet"].median, cells["gvisor"].median; !math.IsNaN(a) && !math.IsNaN(g) && g != 0 {
-			ratio = fmt.Sprintf("%.2f×", a/g)
+		for _, k := range ratios {
+			ratio := "n/a"
+			a, g := b.cell("actnet", m), b.cell(k.short, m)
+			if !math.IsNaN(a.median) && !math.IsNaN(g.median) && g.median != 0 {
+				ratio = fmt.Sprintf("%.2f×", a.median/g.median)
+			}
+			fmt.Fprintf(&md, " %s |", ratio)
 		}
-		fmt.Fprintf(&md, " %s |\n", ratio)
+		fmt.Fprintf(&md, "\n")
 		panels = append(panels, p)
 	}
 	b.writeFamilies(&md)
 	fmt.Fprintf(&md, "\nFor Linux the idle row adds the server's half of the kernel's slab growth (`/proc/meminfo` Slab) "+
 		"to the server process's RSS growth; for actnet and gVisor it is the server process's RSS growth (`/proc/PID/status` VmRSS), "+
 		"since their connection state lives in the process. Ratios below 1 mean actnet is slower, except in the rows where lower is better.\n")
+	fmt.Fprintf(&md, "\nThe CPU rows are the server process's user and system time (`/proc/PID/stat`, all threads) over the bulk load's measured interval, "+
+		"per 10^9 bytes moved. Kernel work done in softirq context or in the load generator's system calls is not in it: "+
+		"for Linux that is most of its TCP receive path, so its row is a floor, not a like-for-like figure.\n")
 	fmt.Fprintf(&md, "\nRows that do not say IPv6 run over IPv4 (%s → %s); the IPv6 rows run the same load on the same kind of server, "+
 		"which has both addresses, at %s → %s (static, on both ends).\n", linuxAddr, serverAddr, linuxAddr6, serverAddr6)
 	for _, n := range b.notes {
@@ -197,6 +218,21 @@ func (b *bench) write() error {
 	}
 	title := fmt.Sprintf("actnet vs gVisor netstack vs Linux, median of %d rounds, %s", b.roundsDone, now.Format("2006-01-02"))
 	return chart.Write(f, title, series, panels)
+}
+
+// ratioStacks are the gVisor configurations that get an actnet/… ratio
+// column; with neither in the run, the one column says n/a throughout.
+func (b *bench) ratioStacks() []stackKind {
+	var ks []stackKind
+	for _, k := range b.stacks {
+		if k.short == "gvisor" || k.short == gvisorGSO {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		ks = append(ks, stackKind{name: "gVisor", short: "gvisor"})
+	}
+	return ks
 }
 
 // writeFamilies adds a table of each stack's IPv6 figure over its IPv4
@@ -235,9 +271,10 @@ func (b *bench) writeFamilies(md *bytes.Buffer) {
 }
 
 var colors = map[string]color.RGBA{
-	"actnet": {31, 119, 180, 255},
-	"gvisor": {255, 127, 14, 255},
-	"linux":  {127, 127, 127, 255},
+	"actnet":  {31, 119, 180, 255},
+	"gvisor":  {255, 127, 14, 255},
+	gvisorGSO: {214, 39, 40, 255},
+	"linux":   {127, 127, 127, 255},
 }
 
 func (c cell) format(m metric) string {

@@ -2,9 +2,13 @@
 // same echo, discard and source servers as actnet serve's apps, through
 // gVisor's gonet adapter. It is the gVisor side of the tap benchmark.
 //
-// The tap is opened the way actnet's own tap device is (TUNSETIFF with
-// IFF_TAP|IFF_NO_PI, no vnet header, no offloads), so both stacks see the
-// same frames from Linux and compute their own checksums.
+// By default the tap is opened with IFF_TAP|IFF_NO_PI, no vnet header and
+// no offloads, and gVisor's fdbased endpoint reads it: gVisor's default
+// configuration on a tap. With --gso the tap is opened with a virtio-net
+// header and TSO, and the bench's own endpoint (internal/vnettap) gives
+// gVisor host GSO: it sends TCP segments of up to 64 KiB for the kernel
+// to segment and takes the kernel's coalesced super-frames whole, as
+// runsc does on a host socket.
 package main
 
 import (
@@ -20,11 +24,13 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/actnet/actnet/bench/internal/gvstack"
 	"github.com/actnet/actnet/bench/internal/servers"
+	"github.com/actnet/actnet/bench/internal/vnettap"
 )
 
 func main() {
@@ -37,9 +43,10 @@ func main() {
 		echo    = flag.Uint("echo", 9000, "echo port")
 		discard = flag.Uint("discard", 9001, "discard port")
 		source  = flag.Uint("source", 9002, "source port")
+		gso     = flag.Bool("gso", false, "open the tap with a virtio-net header and TSO, and give gVisor host GSO")
 	)
 	flag.Parse()
-	if err := run(*tap, *ipv4Str, *ipv6Str, *macStr, uint32(*mtu), map[uint16]servers.Handler{
+	if err := run(*tap, *ipv4Str, *ipv6Str, *macStr, uint32(*mtu), *gso, map[uint16]servers.Handler{
 		uint16(*echo): servers.Echo, uint16(*discard): servers.Discard, uint16(*source): servers.Source,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "gvisor-server:", err)
@@ -47,7 +54,7 @@ func main() {
 	}
 }
 
-func run(tap, ipv4Str, ipv6Str, macStr string, mtu uint32, apps map[uint16]servers.Handler) error {
+func run(tap, ipv4Str, ipv6Str, macStr string, mtu uint32, gso bool, apps map[uint16]servers.Handler) error {
 	prefix, err := netip.ParsePrefix(ipv4Str)
 	if err != nil {
 		return err
@@ -70,20 +77,17 @@ func run(tap, ipv4Str, ipv6Str, macStr string, mtu uint32, apps map[uint16]serve
 	if err != nil {
 		return err
 	}
-	fd, err := openTap(tap)
-	if err != nil {
-		return fmt.Errorf("opening tap %s: %w", tap, err)
-	}
-	link, err := fdbased.New(&fdbased.Options{
-		FDs:            []int{fd},
-		MTU:            mtu,
-		EthernetHeader: true,
-		Address:        tcpip.LinkAddress(mac),
-		// Readv is the only dispatcher for a tap fd (the others need a
-		// socket); fdbased picks it by itself, this says so.
-		PacketDispatchMode: fdbased.Readv,
-	})
-	if err != nil {
+	var (
+		link     stack.LinkEndpoint
+		vnet     *vnettap.Endpoint
+		linkDesc = "fdbased, no offloads"
+	)
+	if gso {
+		if link, vnet, err = openGSO(tap, mtu, tcpip.LinkAddress(mac)); err != nil {
+			return err
+		}
+		linkDesc = "virtio-net header, host GSO"
+	} else if link, err = openPlain(tap, mtu, tcpip.LinkAddress(mac)); err != nil {
 		return err
 	}
 	s, err := gvstack.New(link, prefixes...)
@@ -104,12 +108,74 @@ func run(tap, ipv4Str, ipv6Str, macStr string, mtu uint32, apps map[uint16]serve
 			go servers.Serve(l, h)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "gvisor-server: serving on %s (%s) at %v\n", tap, mac, prefixes)
+	fmt.Fprintf(os.Stderr, "gvisor-server: serving on %s (%s, %s) at %v\n", tap, mac, linkDesc, prefixes)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	printStats(s)
+	if vnet != nil {
+		printLinkStats(&vnet.Stats)
+	}
 	return nil
+}
+
+// openPlain gives gVisor the tap through its own fdbased endpoint.
+func openPlain(tap string, mtu uint32, mac tcpip.LinkAddress) (stack.LinkEndpoint, error) {
+	fd, err := openTap(tap)
+	if err != nil {
+		return nil, fmt.Errorf("opening tap %s: %w", tap, err)
+	}
+	return fdbased.New(&fdbased.Options{
+		FDs:            []int{fd},
+		MTU:            mtu,
+		EthernetHeader: true,
+		Address:        mac,
+		// Readv is the only dispatcher for a tap fd (the others need a
+		// socket); fdbased picks it by itself, this says so.
+		PacketDispatchMode: fdbased.Readv,
+	})
+}
+
+// gsoMaxSize is the largest packet gVisor's TCP hands the endpoint:
+// Linux's default gso_max_size, which the tap accepts.
+const gsoMaxSize = 1 << 16
+
+// openGSO gives gVisor the tap through the bench's virtio-net endpoint,
+// under gVisor's Ethernet layer.
+func openGSO(tap string, mtu uint32, mac tcpip.LinkAddress) (stack.LinkEndpoint, *vnettap.Endpoint, error) {
+	fd, err := vnettap.Open(tap)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening tap %s with a virtio-net header and TSO: %w", tap, err)
+	}
+	ep, err := vnettap.New(fd, mtu, mac, gsoMaxSize)
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	return ethernet.New(ep), ep, nil
+}
+
+// printLinkStats prints the virtio-net endpoint's counters: how many
+// super-frames crossed, and every frame it refused.
+func printLinkStats(st *vnettap.Stats) {
+	for _, c := range []struct {
+		name string
+		v    uint64
+	}{
+		{"link.rx_frames", st.RxFrames.Load()},
+		{"link.rx_super_frames", st.RxSuperFrames.Load()},
+		{"link.rx_bad_header", st.RxBadHeader.Load()},
+		{"link.rx_bad_checksum", st.RxBadChecksum.Load()},
+		{"link.rx_unverifiable", st.RxUnverifiable.Load()},
+		{"link.rx_oversize", st.RxOversize.Load()},
+		{"link.rx_errors", st.RxErrors.Load()},
+		{"link.tx_frames", st.TxFrames.Load()},
+		{"link.tx_super_frames", st.TxSuperFrames.Load()},
+		{"link.tx_refused", st.TxRefused.Load()},
+		{"link.tx_errors", st.TxErrors.Load()},
+	} {
+		fmt.Printf("%s %d\n", c.name, c.v)
+	}
 }
 
 // printStats prints the counters that explain a throughput number

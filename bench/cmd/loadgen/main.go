@@ -53,7 +53,7 @@ func main() {
 	flag.Int64Var(&c.maxCount, "max-count", 1_000_000, "most transactions or connections rr and crr make")
 	flag.IntVar(&c.conns, "conns", 10000, "connections the idle load holds open")
 	flag.IntVar(&c.dialers, "dialers", 64, "concurrent dialers for the idle load")
-	flag.IntVar(&c.serverPID, "server-pid", 0, "server process whose RSS the idle load reads")
+	flag.IntVar(&c.serverPID, "server-pid", 0, "server process whose RSS the idle load reads, and whose CPU time the bulk loads read")
 	flag.BoolVar(&c.slab, "slab", false, "idle load: also report the kernel's Slab growth (for Linux as the server)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long, reporting the load as failed")
 	flag.DurationVar(&c.dialTimout, "dial-timeout", 5*time.Second, "timeout of each connect")
@@ -177,6 +177,7 @@ func bulkIn(ctx context.Context, c config) report.Result {
 	defer conn.Close()
 	conn.SetDeadline(deadline(ctx))
 	buf := bytes.Repeat([]byte("actnet-bench "), 64<<10/13+1)[:64<<10]
+	cpu := c.startCPU()
 	start := time.Now()
 	end := start.Add(c.duration)
 	var total int64
@@ -184,16 +185,16 @@ func bulkIn(ctx context.Context, c config) report.Result {
 		n, err := conn.Write(buf)
 		total += int64(n)
 		if err != nil {
-			return throughput(total, time.Since(start), fmt.Errorf("write: %w", err))
+			return cpu.stop(throughput(total, time.Since(start), fmt.Errorf("write: %w", err)))
 		}
 	}
 	if err := conn.CloseWrite(); err != nil {
-		return throughput(total, time.Since(start), fmt.Errorf("close write: %w", err))
+		return cpu.stop(throughput(total, time.Since(start), fmt.Errorf("close write: %w", err)))
 	}
 	if _, err := io.Copy(io.Discard, conn); err != nil {
-		return throughput(total, time.Since(start), fmt.Errorf("waiting for the server's FIN: %w", err))
+		return cpu.stop(throughput(total, time.Since(start), fmt.Errorf("waiting for the server's FIN: %w", err)))
 	}
-	return throughput(total, time.Since(start), nil)
+	return cpu.stop(throughput(total, time.Since(start), nil))
 }
 
 // bulkOut asks the source server for far more than it can send in the
@@ -212,6 +213,7 @@ func bulkOut(ctx context.Context, c config) report.Result {
 	p := servers.Pattern
 	want := bytes.Repeat(p, 64<<10/len(p)+2)
 	buf := make([]byte, 64<<10)
+	cpu := c.startCPU()
 	start := time.Now()
 	end := start.Add(c.duration)
 	var total int64
@@ -220,19 +222,89 @@ func bulkOut(ctx context.Context, c config) report.Result {
 		if n > 0 {
 			off := total % int64(len(p))
 			if !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
-				return throughput(total, time.Since(start), fmt.Errorf("corrupt data at byte %d", total))
+				return cpu.stop(throughput(total, time.Since(start), fmt.Errorf("corrupt data at byte %d", total)))
 			}
 			total += int64(n)
 		}
 		if err != nil {
-			return throughput(total, time.Since(start), fmt.Errorf("read: %w", err))
+			return cpu.stop(throughput(total, time.Since(start), fmt.Errorf("read: %w", err)))
 		}
 	}
 	elapsed := time.Since(start)
+	r := cpu.stop(throughput(total, elapsed, nil))
 	// Closing with unread data resets the connection, which ends the
 	// source at once instead of after a terabyte.
 	conn.SetLinger(0)
-	return throughput(total, elapsed, nil)
+	return r
+}
+
+// cpuWatch reads the server's CPU time at the start and the end of a
+// bulk load's measured interval.
+type cpuWatch struct {
+	pid   int
+	start float64
+	err   error
+}
+
+func (c config) startCPU() cpuWatch {
+	if c.serverPID == 0 {
+		return cpuWatch{}
+	}
+	t, err := procCPUSeconds(c.serverPID)
+	return cpuWatch{pid: c.serverPID, start: t, err: err}
+}
+
+// stop sets r's ServerCPUSeconds. A server whose CPU time cannot be read
+// leaves it unset and says why, without failing the throughput run.
+func (w cpuWatch) stop(r report.Result) report.Result {
+	if w.pid == 0 {
+		return r
+	}
+	t, err := procCPUSeconds(w.pid)
+	if err == nil {
+		err = w.err
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: server CPU time: %v\n", err)
+		return r
+	}
+	r.ServerCPUSeconds = t - w.start
+	return r
+}
+
+// procCPUSeconds is a process's user plus system time, all its threads
+// (proc(5): fields 14 and 15 of /proc/PID/stat, in clock ticks of
+// USER_HZ, which is 100 on every Linux architecture Go supports).
+func procCPUSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	t, err := statCPUSeconds(data)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return t, nil
+}
+
+// statCPUSeconds reads utime and stime from the text of a /proc/PID/stat.
+func statCPUSeconds(data []byte) (float64, error) {
+	// The command name is in parentheses and may hold spaces; the fields
+	// after it start with the state (field 3).
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, errors.New("no command name")
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields after the command name, want 13 or more", len(f))
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return float64(utime+stime) / 100, nil
 }
 
 func throughput(total int64, elapsed time.Duration, err error) report.Result {

@@ -32,10 +32,10 @@ type Panel struct {
 }
 
 const (
-	scale    = 2  // font pixels per glyph pixel
-	glyphW   = 6  // 5 columns plus one of spacing
-	lineH    = 10 // 7 rows plus spacing
-	panelW   = 380
+	scale    = 2   // font pixels per glyph pixel
+	glyphW   = 6   // 5 columns plus one of spacing
+	lineH    = 10  // 7 rows plus spacing
+	panelW   = 380 // at least; wider when the series' names need it
 	panelH   = 260
 	cols     = 3
 	margin   = 20
@@ -53,7 +53,8 @@ var (
 // and encodes the result as PNG.
 func Write(w io.Writer, title string, series []Series, panels []Panel) error {
 	rows := (len(panels) + cols - 1) / cols
-	img := image.NewRGBA(image.Rect(0, 0, 2*margin+cols*panelW, headerH+rows*panelH+margin))
+	pw := panelWidth(series)
+	img := image.NewRGBA(image.Rect(0, 0, 2*margin+cols*pw, headerH+rows*panelH+margin))
 	draw.Draw(img, img.Bounds(), &image.Uniform{white}, image.Point{}, draw.Src)
 	text(img, margin, margin, title, black)
 	x := margin
@@ -63,14 +64,24 @@ func Write(w io.Writer, title string, series []Series, panels []Panel) error {
 		x += 26 + textWidth(s.Name) + 30
 	}
 	for i, p := range panels {
-		ox := margin + (i%cols)*panelW
+		ox := margin + (i%cols)*pw
 		oy := headerH + (i/cols)*panelH
-		drawPanel(img, ox, oy, series, p)
+		drawPanel(img, ox, oy, pw, series, p)
 	}
 	return png.Encode(w, img)
 }
 
-func drawPanel(img *image.RGBA, ox, oy int, series []Series, p Panel) {
+// panelWidth is panelW, or wider if that leaves a series' name under its
+// bar wider than the bar's slot.
+func panelWidth(series []Series) int {
+	widest := 0
+	for _, s := range series {
+		widest = max(widest, textWidth(s.Name))
+	}
+	return max(panelW, 40+len(series)*(widest+10))
+}
+
+func drawPanel(img *image.RGBA, ox, oy, panelW int, series []Series, p Panel) {
 	text(img, ox+10, oy+10, p.Title, black)
 	text(img, ox+10, oy+10+lineH*scale, p.Unit, color.RGBA{90, 90, 90, 255})
 	top := oy + 60

@@ -22,3 +22,16 @@ func TestWrite(t *testing.T) {
 		t.Errorf("image is %v wide", img.Bounds())
 	}
 }
+
+// TestPanelsFitNames checks that four series with long names widen the
+// panels so that each name fits its bar's slot.
+func TestPanelsFitNames(t *testing.T) {
+	series := []Series{{"actnet", white}, {"gVisor", black}, {"gVisor GSO", black}, {"Linux", white}}
+	pw := panelWidth(series)
+	if slot := (pw - 40) / len(series); slot < textWidth("gVisor GSO") {
+		t.Errorf("panel %d px wide: slot %d px, name %d px", pw, slot, textWidth("gVisor GSO"))
+	}
+	if got := panelWidth(series[:2]); got != panelW {
+		t.Errorf("two short names: panel %d px, want the minimum %d", got, panelW)
+	}
+}

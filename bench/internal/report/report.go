@@ -50,6 +50,10 @@ type Result struct {
 	Bytes   int64   `json:"bytes,omitempty"`
 	Seconds float64 `json:"seconds,omitempty"`
 	Gbps    float64 `json:"gbps,omitempty"`
+	// ServerCPUSeconds is the user and system CPU time the server process
+	// (all its threads) took over the same interval as Seconds, for the
+	// bulk loads; see CPUPerGB.
+	ServerCPUSeconds float64 `json:"server_cpu_s,omitempty"`
 
 	Transactions int64   `json:"transactions,omitempty"`
 	PerSecond    float64 `json:"per_second,omitempty"` // transactions or connections per second
@@ -62,6 +66,16 @@ type Result struct {
 	SlabDeltaKiB  int64   `json:"slab_delta_kib,omitempty"`
 	KiBPerConn    float64 `json:"kib_per_conn,omitempty"`
 	KernelPerConn float64 `json:"kernel_kib_per_conn,omitempty"`
+}
+
+// CPUPerGB is the server's CPU seconds per gigabyte (10^9 bytes) moved
+// in a bulk load, or NaN when the load did not measure it or moved
+// nothing.
+func (r Result) CPUPerGB() float64 {
+	if r.Bytes <= 0 || r.ServerCPUSeconds <= 0 {
+		return math.NaN()
+	}
+	return r.ServerCPUSeconds / (float64(r.Bytes) / 1e9)
 }
 
 // Median returns the median of xs, or NaN if there are none.

@@ -48,3 +48,15 @@ func TestIPv6(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUPerGB(t *testing.T) {
+	r := Result{Bytes: 2_000_000_000, ServerCPUSeconds: 3}
+	if got := r.CPUPerGB(); got != 1.5 {
+		t.Errorf("3 CPU s over 2 GB = %v, want 1.5", got)
+	}
+	for _, r := range []Result{{Bytes: 1e9}, {ServerCPUSeconds: 1}, {}} {
+		if got := r.CPUPerGB(); !math.IsNaN(got) {
+			t.Errorf("%+v: %v, want NaN (not measured)", r, got)
+		}
+	}
+}
