@@ -112,8 +112,19 @@ func (a *ipv4Actor) handle(p *mailbox.Packet, cfg *IPv4Config) *actor.PID {
 	}
 	// RFC 1122 §3.2.1.3: a source that is a broadcast or multicast address
 	// is invalid and the packet is discarded.
-	if src.IsMulticast() || src == limitedBroadcast || src == directed {
+	// RFC 1122 §3.2.1.3 (g): a loopback address never appears outside a
+	// host.
+	if src.IsMulticast() || src == limitedBroadcast || src == directed || (p.Frame != nil && src.IsLoopback()) {
 		a.c.BadSource.Inc()
+		return nil
+	}
+	// Our own address from the wire is a spoof (or a duplicate the ARP
+	// probe missed): answering it would talk to ourselves, as a SYN with
+	// the same address and port at both ends (the "land" attack) asks.
+	// Linux drops it too (accept_local=0). Packets the stack sends itself
+	// come back without a frame, and pass.
+	if p.Frame != nil && src == own && own.IsValid() {
+		a.c.OwnSource.Inc()
 		return nil
 	}
 	// RFC 7126 §4.3.3.5 and §4.4.3.5: a loose or strict source route is

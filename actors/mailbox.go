@@ -52,22 +52,29 @@ const (
 // newActorMailbox is the actor.MailboxProducer of actnet's actors.
 func newActorMailbox() actor.Mailbox { return &actorMailbox{} }
 
-// messageQueue is a FIFO over a slice whose storage is reused: popping
-// moves a head index, and the slice is rewound once drained, so a steady
-// flow of messages allocates nothing.
-type messageQueue struct {
-	items []any
+// fifo is a FIFO over a slice whose storage is reused: popping moves a
+// head index, and the slice is rewound once drained, so a steady flow
+// allocates nothing. Mailboxes queue messages in it, the dispatcher
+// mailbox runs.
+type fifo[T any] struct {
+	items []T
 	head  int
 }
 
-func (q *messageQueue) push(m any) { q.items = append(q.items, m) }
+// messageQueue is a mailbox's queue.
+type messageQueue = fifo[any]
 
-func (q *messageQueue) pop() (any, bool) {
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+
+func (q *fifo[T]) push(m T) { q.items = append(q.items, m) }
+
+func (q *fifo[T]) pop() (T, bool) {
+	var zero T
 	if q.head == len(q.items) {
-		return nil, false
+		return zero, false
 	}
 	m := q.items[q.head]
-	q.items[q.head] = nil
+	q.items[q.head] = zero
 	q.head++
 	switch {
 	case q.head == len(q.items):

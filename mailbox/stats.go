@@ -63,6 +63,7 @@ type IPv4[T Value] struct {
 	Invalid         T `drop:"with invalid headers: other"`
 	NotForUs        T `drop:"with invalid addresses: not for us"`
 	BadSource       T `drop:"with invalid addresses: bad source"`
+	OwnSource       T `drop:"with invalid addresses: our own address from the wire"`
 	SourceRouted    T `drop:"with a source route option"`
 	UnknownProtocol T `drop:"with unknown protocol"`
 	NoTransport     T `drop:"incoming packets discarded: transport not running"`

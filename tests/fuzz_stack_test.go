@@ -69,7 +69,7 @@ func FuzzStack(f *testing.F) {
 }
 
 func runFuzzStack(t *testing.T, in []byte) actnet.Stats {
-	before := runtime.NumGoroutine()
+	before := goroutines()
 	da, db := device.NewMemoryPair(device.MemoryConfig{MACA: fuzzStackMAC[:], MACB: fuzzPeerMAC[:]})
 	clock := actors.NewVirtualClock(fuzzEpoch)
 	log := zerolog.Nop()
@@ -166,10 +166,10 @@ func runFuzzStack(t *testing.T, in []byte) actnet.Stats {
 		t.Errorf("%d packet buffers never returned to the pool", n)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
+	for goroutines() > before {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+			t.Fatalf("goroutines: %d before, %d after Close:\n%s", before, goroutines(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(time.Millisecond)
 	}

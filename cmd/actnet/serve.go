@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	sf := addStackFlags(fs)
 	var (
 		cpuProf = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
+		traceTo = fs.String("trace", "", "write a Go execution trace of the whole run to this file (go tool trace): where a packet waits between goroutines")
 		idle    = fs.Duration("idle-timeout", 5*time.Minute, "close a connection that moved no data either way for this long (reset it if the peer is not reading); 0 disables")
 		metrics = fs.String("metrics", "", "serve the counters in the Prometheus text format at http://ADDR/metrics, on the host's network (e.g. 127.0.0.1:9464)")
 		maxConn = fs.Int("max-connections", 0, "cap on TCP connections (any state but TIME-WAIT, whose compact entries have their own cap, Limits.MaxTimeWait); 0 sizes it from the memory available (16 KiB each)")
@@ -100,6 +102,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if *traceTo != "" {
+		f, err := os.Create(*traceTo)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "actnet serve: --trace: %v\n", err)
+			stack.Close()
+			return 1
+		}
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	if *metrics != "" {
 		addr, stopMetrics, err := serveMetrics(*metrics, stack.Stats, stack.Gauges, log)

@@ -151,6 +151,28 @@ func TestBroadcastSourceDropped_RFC1122_3_2_1_3(t *testing.T) {
 	}
 }
 
+// A datagram from the wire with the stack's own address as source is a
+// spoof; a SYN from our own address and port to itself (the "land" attack)
+// would have the stack answer itself. Dropped and counted, as a loopback
+// source is (RFC 1122 §3.2.1.3 (g)).
+func TestOwnOrLoopbackSourceDropped_RFC1122_3_2_1_3(t *testing.T) {
+	b := New(t)
+	b.Send(b.IPFrame(IP{Src: b.IP, Protocol: ipv4.ProtocolICMP}, EchoBytes(905, []byte("me"))))
+	b.ExpectNone(b.EchoRequest())
+	// Its answer would loop back inside the stack, never on the wire: the
+	// counters tell that it was dropped before TCP saw it.
+	b.Send(b.TCPWith(IP{Src: b.IP}, SYN(port, port, tcp.Options{})))
+	b.Send(b.IPFrame(IP{Src: netip.MustParseAddr("127.0.0.1"), Protocol: ipv4.ProtocolICMP}, EchoBytes(906, []byte("lo"))))
+	b.ExpectNone(b.EchoRequest())
+	st := b.Stats()
+	if st.IPv4.OwnSource != 2 || st.IPv4.BadSource != 1 {
+		t.Fatalf("OwnSource = %d, BadSource = %d; want 2 and 1", st.IPv4.OwnSource, st.IPv4.BadSource)
+	}
+	if st.TCP.SegmentsReceived != 0 {
+		t.Fatalf("TCP received %d segments; want none", st.TCP.SegmentsReceived)
+	}
+}
+
 // RFC 1122 §3.2.1.3 and §3.3.4.2 (a host does not forward): a datagram
 // for another address, even framed to our MAC, is neither answered nor
 // forwarded.
