@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,5 +233,76 @@ func TestDHCPConfigErrors(t *testing.T) {
 			t.Errorf("New accepted %+v", cfg)
 		}
 		db.Close()
+	}
+}
+
+// A lease that runs out with no server left to renew it takes the address
+// away (RFC 2131 §4.4.5), and with it the UDP sockets bound to it: a read
+// blocked on one returns EADDRNOTAVAIL and its port is free again, while a
+// socket bound to the unspecified address goes on.
+func TestDHCPLeaseLostClosesUDPSockets(t *testing.T) {
+	clock := actors.NewVirtualClock(time.Unix(1_000_000, 0))
+	da, db := device.NewMemoryPair(device.MemoryConfig{})
+	serverAddr := netip.MustParsePrefix("10.5.0.1/24")
+	b, err := actnet.New(actnet.Config{Device: db, IPv4: serverAddr, Logger: testLogger(t), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn, err := b.ListenUDP(netip.MustParseAddrPort("0.0.0.0:67"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetBroadcast(true)
+	srv := &memDHCPServer{conn: conn, self: serverAddr.Addr(), offer: netip.MustParseAddr("10.5.0.50"), dns: netip.MustParseAddr("10.5.0.53")}
+	go srv.serve(t)
+	a, err := actnet.New(actnet.Config{Device: da, IPv4DHCP: true, Logger: testLogger(t), Clock: clock,
+		IPv6: actnet.IPv6Config{Mode: actnet.IPv6Off}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	advanceUntil(t, clock, "lease", func() bool { return a.Addr().IsValid() }, a, b, testhook.DHCP(a))
+	leased := netip.AddrPortFrom(a.Addr(), 5353)
+	bound, err := a.ListenUDP(leased)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bound.Close()
+	wild, err := a.ListenUDP(netip.MustParseAddrPort("0.0.0.0:5354"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wild.Close()
+	blocked := make(chan error, 1)
+	go func() {
+		_, _, err := bound.ReadFromUDPAddrPort(make([]byte, 10))
+		blocked <- err
+	}()
+
+	conn.Close() // no server answers the renewals any more
+	// Straight to the lease's end (an hour): the client's timers fire in
+	// order, its renewals unanswered.
+	waitIdle(t, a, b, clock, testhook.DHCP(a))
+	clock.Advance(time.Hour)
+	advanceUntil(t, clock, "the lease's end", func() bool { return !a.Addr().IsValid() }, a, b, testhook.DHCP(a))
+	select {
+	case err := <-blocked:
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			t.Fatalf("read blocked on %v: %v, want EADDRNOTAVAIL", leased, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a read on %v still blocks after the address went", leased)
+	}
+	if _, err := bound.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("10.5.0.1:9")); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Errorf("send from the lost address: %v, want EADDRNOTAVAIL", err)
+	}
+	if got := a.Stats().UDP.AddrRemoved; got != 1 {
+		t.Errorf("sockets closed with the address counted %d, want 1", got)
+	}
+	// The wildcard socket still works: it takes (and sends) broadcasts.
+	wild.SetBroadcast(true)
+	if _, err := wild.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("255.255.255.255:9")); err != nil {
+		t.Errorf("the wildcard socket: %v", err)
 	}
 }
