@@ -147,14 +147,20 @@ func (s *UDPSocket) addrRemoved() bool {
 		return false
 	}
 	s.removed = ErrUDPAddrRemoved
+	s.unlockAndDrain()
+	s.signal()
+	return true
+}
+
+// unlockAndDrain empties the queue of a socket that ends, unlocks s.mu
+// (held by the caller) and then returns the queued buffers to the pool.
+func (s *UDPSocket) unlockAndDrain() {
 	q := s.queue[s.head:]
 	s.queue, s.head, s.charged = nil, 0, 0
 	s.mu.Unlock()
 	for _, d := range q {
 		d.buf.Release()
 	}
-	s.signal()
-	return true
 }
 
 // fail records an ICMP error for the next read or write (RFC 1122
@@ -335,12 +341,7 @@ func (s *UDPSocket) shut() bool {
 		return false
 	}
 	s.closed = true
-	q := s.queue[s.head:]
-	s.queue, s.head, s.charged = nil, 0, 0
-	s.mu.Unlock()
-	for _, d := range q {
-		d.buf.Release()
-	}
+	s.unlockAndDrain()
 	close(s.done)
 	return true
 }
