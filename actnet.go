@@ -141,11 +141,18 @@ func (TimestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 	e.Str(zerolog.TimestampFieldName, time.Now().Format(LogTimeFormat))
 }
 
-// Close stops every actor of the stack and closes its device. It returns
+// Close stops every actor of the stack and closes its device. First it
+// resets every open TCP connection, of both families, while the device
+// still works (RFC 9293 §3.10.4, ABORT), so that peers learn at once that
+// their connections are gone: each peer gets a RST, each app actor Closed
+// with ClosedAborted, and each Conn's user an error that errors.Is both
+// net.ErrClosed and syscall.ECONNABORTED; Close waits up to a second for
+// those connections to end. Then it releases a DHCP lease. It returns
 // once all of the stack's goroutines have ended. Calls blocked on the
 // stack (Accept, Read, Dial, ...) return, and later ones fail at once,
 // with an error that errors.Is net.ErrClosed. Calling it again is a no-op.
 func (s *Stack) Close() error {
+	s.run.ResetConns()
 	s.releaseDHCP()
 	return s.run.Close()
 }

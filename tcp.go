@@ -88,6 +88,8 @@ var tcpErrnos = map[error]syscall.Errno{
 	tcp.ErrReset:    syscall.ECONNRESET,
 	tcp.ErrTimedOut: syscall.ETIMEDOUT,
 	tcp.ErrAborted:  syscall.ECONNABORTED,
+	// Stack.Close reset the connection: aborted as well, and closed.
+	actors.ErrStackReset: syscall.ECONNABORTED,
 	// Linux has no event for it; EADDRNOTAVAIL names the cause.
 	tcp.ErrAddrRemoved: syscall.EADDRNOTAVAIL,
 }

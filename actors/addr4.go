@@ -86,7 +86,10 @@ func validIPv4(p netip.Prefix, gw netip.Addr) error {
 // gratuitous ARP (RFC 5227 §2.3). When the address changes or goes, the
 // TCP connections on the old one end with tcp.ErrAddrRemoved: their peer can
 // no longer reach them, so they fail now with a clear reason instead of
-// timing out later.
+// timing out later. The UDP sockets bound to it, or connected from it, are
+// closed and their ports freed (ErrUDPAddrRemoved): nothing can reach them
+// and nothing may be sent from it (RFC 1122 §3.2.1.3: a host's source
+// address must be one of its own).
 func (r *Running) SetIPv4(addr netip.Prefix, gateway netip.Addr) error {
 	if err := validIPv4(addr, gateway); err != nil {
 		return err
@@ -100,6 +103,7 @@ func (r *Running) SetIPv4(addr netip.Prefix, gateway netip.Addr) error {
 	if old.HasAddr() && oldAddr != newAddr {
 		env.Log.Info().Str("addr", oldAddr.String()).Msg("ipv4: address removed")
 		env.send(env.PIDs.TCP, &localAddrRemoved{addr: oldAddr})
+		env.send(env.PIDs.UDP, &localAddrRemoved{addr: oldAddr})
 	}
 	if addr.IsValid() && oldAddr != newAddr {
 		env.Log.Info().Str("addr", addr.String()).Str("gateway", gateway.String()).Msg("ipv4: address set")
@@ -127,7 +131,7 @@ func (r *Running) WaitIPv4(ctx context.Context) (netip.Prefix, error) {
 }
 
 // localAddrRemoved tells the tcp actor, and through it each connection on
-// addr, that the stack no longer holds addr.
+// addr, and the udp actor that the stack no longer holds addr.
 type localAddrRemoved struct{ addr netip.Addr }
 
 // AwaitNeighbor4 waits until addr's MAC is in the published neighbour

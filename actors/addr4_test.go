@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -339,5 +340,70 @@ func TestRDNSSFromRouterAdvert(t *testing.T) {
 	clock.Advance(300 * time.Second)
 	if got := r.DNSServers6(); len(got) != 0 {
 		t.Fatalf("DNS servers after their lifetime: %v", got)
+	}
+}
+
+// When the address changes, the UDP sockets bound to the old one, or
+// connected from it, are closed with ErrUDPAddrRemoved (a blocked read
+// returns) and their ports freed; one bound to the unspecified address
+// lives on.
+func TestAddrChangeClosesUDPSockets(t *testing.T) {
+	a, b := startPair(t)
+	old := a.Env.IPv4().Addr.Addr()
+	peer := netip.AddrPortFrom(b.Env.IPv4().Addr.Addr(), 9)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open := func(local, remote netip.AddrPort) *UDPSocket {
+		t.Helper()
+		s, err := a.OpenUDP(ctx, local, remote)
+		if err != nil {
+			t.Fatalf("open %v → %v: %v", local, remote, err)
+		}
+		return s
+	}
+	bound := open(netip.AddrPortFrom(old, 5000), netip.AddrPort{})
+	connected := open(netip.AddrPort{}, peer)
+	if connected.LocalAddr().Addr() != old {
+		t.Fatalf("connected socket is bound to %v, want %v", connected.LocalAddr(), old)
+	}
+	wild := open(netip.AddrPortFrom(netip.Addr{}, 5001), netip.AddrPort{})
+	blocked := make(chan error, 1)
+	go func() {
+		_, _, err := bound.Receive(make([]byte, 10), nil)
+		blocked <- err
+	}()
+
+	newAddr := netip.MustParsePrefix("10.0.0.3/24")
+	if err := a.SetIPv4(newAddr, netip.Addr{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-blocked:
+		if !errors.Is(err, ErrUDPAddrRemoved) || !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			t.Fatalf("blocked read: %v, want ErrUDPAddrRemoved", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read on a socket of the removed address still blocks")
+	}
+	// The port is free again; the bind is also the barrier behind the
+	// udp actor's handling of the removal (same sender, in order).
+	rebound := open(netip.AddrPortFrom(newAddr.Addr(), 5000), netip.AddrPort{})
+	defer rebound.Close()
+	if err := connected.Send([]byte("x"), netip.AddrPort{}); !errors.Is(err, ErrUDPAddrRemoved) {
+		t.Errorf("send from the removed address: %v, want ErrUDPAddrRemoved", err)
+	}
+	if _, _, err := connected.Receive(make([]byte, 10), nil); !errors.Is(err, ErrUDPAddrRemoved) {
+		t.Errorf("read on the connected socket: %v, want ErrUDPAddrRemoved", err)
+	}
+	if err := wild.Send([]byte("x"), peer); err != nil {
+		t.Errorf("the wildcard socket was closed: %v", err)
+	}
+	if got := a.Env.Counters.UDP.AddrRemoved.Load(); got != 2 {
+		t.Errorf("sockets closed for the removed address counted %d, want 2", got)
+	}
+	for _, s := range []*UDPSocket{bound, connected, wild} {
+		if err := s.Close(); err != nil {
+			t.Errorf("closing %v: %v", s.LocalAddr(), err)
+		}
 	}
 }

@@ -201,6 +201,16 @@ func (s *Socket) finish(err error) {
 	s.signal()
 }
 
+// setErr records why the connection ends ahead of the actor's finish,
+// whose reason then does not replace it.
+func (s *Socket) setErr(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
 // --- the user side ---
 
 // Established is closed when the handshake completes.

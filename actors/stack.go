@@ -41,6 +41,7 @@ type Running struct {
 	Output6 *IPv6Output
 
 	system    *actor.ActorSystem
+	resetOnce sync.Once // ResetConns
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -183,9 +184,11 @@ func (r *Running) Err() error { return r.Env.life.failErr() }
 
 func (r *Running) fail(err error) { r.Env.life.fail(err) }
 
-// Close stops every actor and closes the device; it waits until all of the
-// stack's goroutines have ended (the finaliser discipline of mnet's kill).
+// Close resets the open connections (ResetConns), stops every actor and
+// closes the device; it waits until all of the stack's goroutines have
+// ended (the finaliser discipline of mnet's kill).
 func (r *Running) Close() error {
+	r.ResetConns()
 	r.closeOnce.Do(func() {
 		// First, so that calls waiting for an actor return instead of
 		// waiting for an answer a stopped actor never sends.

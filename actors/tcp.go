@@ -420,6 +420,8 @@ func (a *tcpActor) Receive(ctx actor.Context) {
 		}
 	case *DialTCP:
 		m.Reply <- a.dial(ctx, m)
+	case *resetConns:
+		a.resetAll(ctx, m)
 	case *passiveEstablished:
 		if r, ok := a.records[m.who.Id]; ok && r.listener != nil {
 			r.listener.halfOpen--

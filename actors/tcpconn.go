@@ -223,6 +223,8 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *localAddrRemoved:
 		a.failWrites(tcp.ErrAddrRemoved)
 		a.conn.AddrRemoved()
+	case *stackReset:
+		a.resetForClose(now)
 	case *dropUnreachable:
 		if a.conn.DropUnreachable() {
 			a.c.HalfOpenUnreachable.Inc()

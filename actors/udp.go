@@ -80,6 +80,8 @@ func (a *udpActor) Receive(ctx actor.Context) {
 		}
 	case *mailbox.ControlErrorArrived:
 		a.controlError(m)
+	case *localAddrRemoved:
+		a.addrRemoved(m.addr)
 	case *actor.Stopping:
 		// The stack is closing: wake every blocked reader.
 		a.ports.All(func(_ uint16, s *UDPSocket) { s.shut() })
@@ -128,6 +130,25 @@ func (a *udpActor) bind(s *UDPSocket, local netip.AddrPort) error {
 	}
 	s.local = netip.AddrPortFrom(addr, port)
 	return nil
+}
+
+// addrRemoved closes the sockets whose local address is addr, which the
+// stack no longer holds, and frees their ports. Left open they would wait
+// forever for datagrams nobody can send them, hold their ports, and send
+// from an address that is no longer ours.
+func (a *udpActor) addrRemoved(addr netip.Addr) {
+	var gone []uint16
+	a.ports.All(func(port uint16, s *UDPSocket) {
+		if s.local.Addr() == addr {
+			gone = append(gone, port)
+			if s.addrRemoved() {
+				a.c.AddrRemoved.Inc()
+			}
+		}
+	})
+	for _, port := range gone {
+		a.ports.Unbind(port)
+	}
 }
 
 // handle checks one datagram and queues it on its socket.

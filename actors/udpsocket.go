@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -60,6 +61,9 @@ type UDPSocket struct {
 	limit   int
 	err     error // an ICMP error for a connected socket, reported once
 	closed  bool
+	// removed is ErrUDPAddrRemoved once the socket's local address went:
+	// every later read and write reports it, until the user closes it.
+	removed error
 
 	ready chan struct{} // a datagram or an error arrived
 	done  chan struct{} // closed by Close
@@ -110,7 +114,7 @@ func (s *UDPSocket) deliver(d udpDatagram) bool {
 	s.mu.Lock()
 	n := len(s.queue) - s.head
 	size := cap(d.buf.B)
-	if s.closed || n >= maxUDPQueued || (n > 0 && s.charged+size > s.limit) {
+	if s.closed || s.removed != nil || n >= maxUDPQueued || (n > 0 && s.charged+size > s.limit) {
 		s.mu.Unlock()
 		return false
 	}
@@ -124,6 +128,39 @@ func (s *UDPSocket) deliver(d udpDatagram) bool {
 	s.mu.Unlock()
 	s.signal()
 	return true
+}
+
+// ErrUDPAddrRemoved is what a UDP socket reports once the local address it
+// was bound to, or connected from, was removed (a DHCP lease ended or
+// changed): the stack closed it and freed its port. It errors.Is
+// syscall.EADDRNOTAVAIL, as a TCP connection's tcp.ErrAddrRemoved does.
+var ErrUDPAddrRemoved = fmt.Errorf("actnet: udp: local address removed: %w", syscall.EADDRNOTAVAIL)
+
+// addrRemoved ends the socket for the udp actor, which frees its port:
+// what it had queued is released, and blocked and later reads and writes
+// return ErrUDPAddrRemoved. It reports false if the socket was already
+// closed or ended.
+func (s *UDPSocket) addrRemoved() bool {
+	s.mu.Lock()
+	if s.closed || s.removed != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.removed = ErrUDPAddrRemoved
+	s.unlockAndDrain()
+	s.signal()
+	return true
+}
+
+// unlockAndDrain empties the queue of a socket that ends, unlocks s.mu
+// (held by the caller) and then returns the queued buffers to the pool.
+func (s *UDPSocket) unlockAndDrain() {
+	q := s.queue[s.head:]
+	s.queue, s.head, s.charged = nil, 0, 0
+	s.mu.Unlock()
+	for _, d := range q {
+		d.buf.Release()
+	}
 }
 
 // fail records an ICMP error for the next read or write (RFC 1122
@@ -160,6 +197,10 @@ func (s *UDPSocket) Receive(b []byte, deadline <-chan struct{}) (int, netip.Addr
 		if s.closed {
 			s.mu.Unlock()
 			return 0, netip.AddrPort{}, net.ErrClosed
+		}
+		if s.removed != nil {
+			s.mu.Unlock()
+			return 0, netip.AddrPort{}, s.removed
 		}
 		if err := s.takeErr(); err != nil {
 			s.mu.Unlock()
@@ -216,11 +257,13 @@ var (
 // fragmented by the IPv4 layer.
 func (s *UDPSocket) Send(b []byte, to netip.AddrPort) error {
 	s.mu.Lock()
-	closed, err := s.closed, s.takeErr()
+	closed, removed, err := s.closed, s.removed, s.takeErr()
 	s.mu.Unlock()
 	switch {
 	case closed:
 		return net.ErrClosed
+	case removed != nil:
+		return removed
 	case err != nil:
 		return err
 	}
@@ -298,12 +341,7 @@ func (s *UDPSocket) shut() bool {
 		return false
 	}
 	s.closed = true
-	q := s.queue[s.head:]
-	s.queue, s.head, s.charged = nil, 0, 0
-	s.mu.Unlock()
-	for _, d := range q {
-		d.buf.Release()
-	}
+	s.unlockAndDrain()
 	close(s.done)
 	return true
 }

@@ -93,15 +93,7 @@ func (p *Pcap) Err() error {
 // ReadBatch implements Device, recording the frames read.
 func (p *Pcap) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
 	n, err := p.dev.ReadBatch(bufs, sizes)
-	if n > 0 {
-		now := time.Now()
-		p.mu.Lock()
-		for i := range n {
-			p.add(now, bufs[i][:sizes[i]])
-		}
-		p.flush()
-		p.mu.Unlock()
-	}
+	p.read(bufs, sizes[:n])
 	return n, err
 }
 
@@ -125,15 +117,7 @@ func (p *Pcap) ReadBatchOffload(bufs [][]byte, sizes []int, meta []Offload) (int
 		return n, err
 	}
 	n, err := od.ReadBatchOffload(bufs, sizes, meta)
-	if n > 0 {
-		now := time.Now()
-		p.mu.Lock()
-		for i := range n {
-			p.add(now, bufs[i][:sizes[i]])
-		}
-		p.flush()
-		p.mu.Unlock()
-	}
+	p.read(bufs, sizes[:n])
 	return n, err
 }
 
@@ -148,27 +132,13 @@ func (p *Pcap) WriteOffload(frame []byte, meta Offload) error {
 		return p.Write(frame)
 	}
 	now := time.Now()
-	if err := od.WriteOffload(frame, meta); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.add(now, frame)
-	p.flush()
-	p.mu.Unlock()
-	return nil
+	return p.written(now, od.WriteOffload(frame, meta), frame)
 }
 
 // Write implements Device, recording the frame if the device took it.
 func (p *Pcap) Write(frame []byte) error {
 	now := time.Now()
-	if err := p.dev.Write(frame); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.add(now, frame)
-	p.flush()
-	p.mu.Unlock()
-	return nil
+	return p.written(now, p.dev.Write(frame), frame)
 }
 
 // WriteBatch implements BatchWriter, passing the batch on whole if the
@@ -177,22 +147,44 @@ func (p *Pcap) Write(frame []byte) error {
 func (p *Pcap) WriteBatch(frames [][]byte) error {
 	now := time.Now()
 	if bw, ok := p.dev.(BatchWriter); ok {
-		if err := bw.WriteBatch(frames); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		for _, f := range frames {
-			p.add(now, f)
-		}
-		p.flush()
-		p.mu.Unlock()
-		return nil
+		return p.written(now, bw.WriteBatch(frames), frames...)
 	}
 	for _, f := range frames {
 		if err := p.Write(f); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// read records the frames a read returned, bufs[i][:sizes[i]], as one
+// batch.
+func (p *Pcap) read(bufs [][]byte, sizes []int) {
+	if len(sizes) == 0 {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	for i, n := range sizes {
+		p.add(now, bufs[i][:n])
+	}
+	p.flush()
+	p.mu.Unlock()
+}
+
+// written records frames, handed to the device at ts, as one batch unless
+// the device failed them (err), and returns err: every write path records
+// this way.
+func (p *Pcap) written(ts time.Time, err error, frames ...[]byte) error {
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for _, f := range frames {
+		p.add(ts, f)
+	}
+	p.flush()
+	p.mu.Unlock()
 	return nil
 }
 

@@ -227,6 +227,9 @@ type UDP[T Value] struct {
 	NoChecksum          T `stat:"packets without checksum"`
 	ErrorsDelivered     T `stat:"ICMP errors reported to sockets"`
 	ErrorsIgnored       T `stat:"ICMP errors ignored"`
+	// AddrRemoved counts sockets closed because the local address they
+	// were bound to (or connected from) was removed.
+	AddrRemoved T `stat:"sockets closed: local address removed"`
 }
 
 // TCP counts the tcp layer and its connections. A field named like a field

@@ -17,6 +17,7 @@ import (
 
 	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 // scriptApp is an app actor for tests: it records every message it
@@ -456,7 +457,7 @@ func TestAppCrashVersusStop(t *testing.T) {
 func TestConnectionEventsAreLogged(t *testing.T) {
 	da, db := device.NewMemoryPair(device.MemoryConfig{})
 	a := newStack(t, da, addrA)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
 	b, err := actnet.New(actnet.Config{Device: db, IPv4: addrB, Logger: &log})
 	if err != nil {

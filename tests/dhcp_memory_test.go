@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,38 +103,42 @@ func advanceUntil(t *testing.T, clock *actors.VirtualClock, what string, cond fu
 	}
 }
 
-// A stack with Config.IPv4DHCP gets its address, gateway and DNS server
-// from a DHCP server on the link (after probing the address with ARP),
-// answers ping there, and releases the lease when it closes.
-func TestDHCPMemory(t *testing.T) {
-	clock := actors.NewVirtualClock(time.Unix(1_000_000, 0))
+// dhcpMemoryPair starts, on a memory link and clock, a stack b at
+// 10.5.0.1/24 with a memDHCPServer on its port 67 and a DHCP client stack
+// a (IPv4 only); they are closed, a first, when the test ends.
+func dhcpMemoryPair(t *testing.T, clock *actors.VirtualClock) (a, b *actnet.Stack, srv *memDHCPServer) {
+	t.Helper()
 	da, db := device.NewMemoryPair(device.MemoryConfig{})
 	serverAddr := netip.MustParsePrefix("10.5.0.1/24")
 	b, err := actnet.New(actnet.Config{Device: db, IPv4: serverAddr, Logger: testLogger(t), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
 	conn, err := b.ListenUDP(netip.MustParseAddrPort("0.0.0.0:67"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.SetBroadcast(true)
-	srv := &memDHCPServer{conn: conn, self: serverAddr.Addr(), offer: netip.MustParseAddr("10.5.0.50"), dns: netip.MustParseAddr("10.5.0.53")}
+	srv = &memDHCPServer{conn: conn, self: serverAddr.Addr(), offer: netip.MustParseAddr("10.5.0.50"), dns: netip.MustParseAddr("10.5.0.53")}
 	go srv.serve(t)
-	defer conn.Close()
-
-	a, err := actnet.New(actnet.Config{Device: da, IPv4DHCP: true, Logger: testLogger(t), Clock: clock,
+	t.Cleanup(func() { conn.Close() })
+	a, err = actnet.New(actnet.Config{Device: da, IPv4DHCP: true, Logger: testLogger(t), Clock: clock,
 		IPv6: actnet.IPv6Config{Mode: actnet.IPv6Off}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			a.Close()
-		}
-	}()
+	t.Cleanup(func() { a.Close() })
+	return a, b, srv
+}
+
+// A stack with Config.IPv4DHCP gets its address, gateway and DNS server
+// from a DHCP server on the link (after probing the address with ARP),
+// answers ping there, and releases the lease when it closes.
+func TestDHCPMemory(t *testing.T) {
+	clock := actors.NewVirtualClock(time.Unix(1_000_000, 0))
+	a, b, srv := dhcpMemoryPair(t, clock)
+	serverAddr := netip.PrefixFrom(srv.self, 24)
 	if a.Addr().IsValid() {
 		t.Fatalf("a DHCP stack started with address %v", a.Addr())
 	}
@@ -176,7 +181,6 @@ func TestDHCPMemory(t *testing.T) {
 		return ok && l2.Start.After(l.Start)
 	})
 	a.Close()
-	closed = true
 	eventually(t, 5*time.Second, "DHCPRELEASE", func() bool {
 		srv.mu.Lock()
 		defer srv.mu.Unlock()
@@ -232,5 +236,57 @@ func TestDHCPConfigErrors(t *testing.T) {
 			t.Errorf("New accepted %+v", cfg)
 		}
 		db.Close()
+	}
+}
+
+// A lease that runs out with no server left to renew it takes the address
+// away (RFC 2131 §4.4.5), and with it the UDP sockets bound to it: a read
+// blocked on one returns EADDRNOTAVAIL and its port is free again, while a
+// socket bound to the unspecified address goes on.
+func TestDHCPLeaseLostClosesUDPSockets(t *testing.T) {
+	clock := actors.NewVirtualClock(time.Unix(1_000_000, 0))
+	a, b, srv := dhcpMemoryPair(t, clock)
+	advanceUntil(t, clock, "lease", func() bool { return a.Addr().IsValid() }, a, b, testhook.DHCP(a))
+	leased := netip.AddrPortFrom(a.Addr(), 5353)
+	bound, err := a.ListenUDP(leased)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bound.Close()
+	wild, err := a.ListenUDP(netip.MustParseAddrPort("0.0.0.0:5354"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wild.Close()
+	blocked := make(chan error, 1)
+	go func() {
+		_, _, err := bound.ReadFromUDPAddrPort(make([]byte, 10))
+		blocked <- err
+	}()
+
+	srv.conn.Close() // no server answers the renewals any more
+	// Straight to the lease's end (an hour): the client's timers fire in
+	// order, its renewals unanswered.
+	waitIdle(t, a, b, clock, testhook.DHCP(a))
+	clock.Advance(time.Hour)
+	advanceUntil(t, clock, "the lease's end", func() bool { return !a.Addr().IsValid() }, a, b, testhook.DHCP(a))
+	select {
+	case err := <-blocked:
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			t.Fatalf("read blocked on %v: %v, want EADDRNOTAVAIL", leased, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a read on %v still blocks after the address went", leased)
+	}
+	if _, err := bound.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("10.5.0.1:9")); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Errorf("send from the lost address: %v, want EADDRNOTAVAIL", err)
+	}
+	if got := a.Stats().UDP.AddrRemoved; got != 1 {
+		t.Errorf("sockets closed with the address counted %d, want 1", got)
+	}
+	// The wildcard socket still works: it takes (and sends) broadcasts.
+	wild.SetBroadcast(true)
+	if _, err := wild.WriteToUDPAddrPort([]byte("x"), netip.MustParseAddrPort("255.255.255.255:9")); err != nil {
+		t.Errorf("the wildcard socket: %v", err)
 	}
 }

@@ -17,14 +17,6 @@ const (
 	dhcpLeased = "10.77.0.100"       // the one address of dnsmasq's range
 )
 
-// dhcpLink makes tap0 in n with Linux at 10.77.0.1/24.
-func dhcpLink(t *testing.T, n *netns) {
-	t.Helper()
-	n.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
-	n.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
-	n.mustRun("ip", "link", "set", "tap0", "up")
-}
-
 // dhcpBridgedLink makes br0 in n with Linux at 10.77.0.1/24, tap0 in it,
 // and another host (a second namespace on a veth in the bridge) holding
 // addr. It has to be another namespace: dnsmasq's unicast to an address
@@ -101,25 +93,8 @@ func serveDHCP(t *testing.T, n *netns, args ...string) *process {
 func waitLog(t *testing.T, stack *process, within time.Duration, what string, re *regexp.Regexp) {
 	t.Helper()
 	eventually(t, within, what, func() bool {
-		select {
-		case <-stack.done:
-			t.Fatalf("actnet exited early: %v\n%s", stack.err, stack.stderr.String())
-		default:
-		}
+		stack.failIfExited(t)
 		return re.MatchString(stack.stderr.String())
-	})
-}
-
-// waitPingable waits until addr answers a ping from n.
-func waitPingable(t *testing.T, n *netns, stack *process, addr string) {
-	t.Helper()
-	eventually(t, 20*time.Second, addr+" to answer ping", func() bool {
-		select {
-		case <-stack.done:
-			t.Fatalf("actnet exited early: %v\n%s", stack.err, stack.stderr.String())
-		default:
-		}
-		return n.cmd(t.Context(), "ping", "-c", "1", "-W", "1", addr).Run() == nil
 	})
 }
 
@@ -128,7 +103,7 @@ func waitPingable(t *testing.T, n *netns, stack *process, addr string) {
 func TestDHCPTapLeaseAndRenew(t *testing.T) {
 	requireNetns(t, "dnsmasq", "ping")
 	n := newNetns(t)
-	dhcpLink(t, n)
+	tapLink(t, n)
 	server := startDnsmasq(t, n, "tap0")
 	stack := serveDHCP(t, n)
 	// The console log orders fields by name.
@@ -184,7 +159,7 @@ func TestDHCPTapDeclinesAddressInUse(t *testing.T) {
 func TestDHCPTapFallback(t *testing.T) {
 	requireNetns(t, "ping")
 	n := newNetns(t)
-	dhcpLink(t, n)
+	tapLink(t, n)
 	stack := serveDHCP(t, n, "--ipv4-fallback", tapStack+"/24")
 	waitLog(t, stack, 20*time.Second, "the fallback in the log",
 		regexp.MustCompile(`using the fallback address addr=`+regexp.QuoteMeta(tapStack)+`/24`))

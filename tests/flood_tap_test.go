@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 // TestTapSYNFlood is issue 9's acceptance for the SYN flood: during a
@@ -42,7 +44,7 @@ func synFlood(t *testing.T, args ...string) {
 	// flood starts in between, so the connection is established before
 	// it, as the acceptance says.
 	peer := ns.cmd(ctx, "python3", script, "flood", tapStack, "9000", flood, "5")
-	var peerOut syncBuffer
+	var peerOut syncbuf.Buffer
 	peer.Stdout, peer.Stderr = &peerOut, &peerOut
 	goAhead, err := peer.StdinPipe()
 	if err != nil {

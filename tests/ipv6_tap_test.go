@@ -96,11 +96,7 @@ func serveV6(t *testing.T, n *netns, args ...string) *process {
 func waitPing6(t *testing.T, n *netns, stack *process, within time.Duration, dst string) {
 	t.Helper()
 	eventually(t, within, dst+" to answer ping -6", func() bool {
-		select {
-		case <-stack.done:
-			t.Fatalf("actnet exited early: %v\n%s", stack.err, stack.stderr.String())
-		default:
-		}
+		stack.failIfExited(t)
 		return n.cmd(t.Context(), "ping", "-6", "-c", "1", "-W", "1", dst).Run() == nil
 	})
 }

@@ -15,9 +15,7 @@ import (
 func TestTapMetricsAndSIGUSR1(t *testing.T) {
 	requireNetns(t, "curl", "python3")
 	ns := newNetns(t)
-	ns.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
-	ns.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
-	ns.mustRun("ip", "link", "set", "tap0", "up")
+	tapLink(t, ns)
 	const metrics = "127.0.0.1:9464"
 	stack := ns.start(actnetBinary(t), "serve", "--tap", "tap0", "--ipv4", tapStack+"/24",
 		"--app", "echo:9000", "--metrics", metrics)
@@ -29,11 +27,7 @@ func TestTapMetricsAndSIGUSR1(t *testing.T) {
 		return string(out)
 	}
 	eventually(t, 10*time.Second, "/metrics to answer", func() bool {
-		select {
-		case <-stack.done:
-			t.Fatalf("actnet exited early: %v\n%s", stack.err, stack.stderr.String())
-		default:
-		}
+		stack.failIfExited(t)
 		return ns.cmd(t.Context(), "curl", "-sf", "-o", "/dev/null", "http://"+metrics+"/metrics").Run() == nil
 	})
 

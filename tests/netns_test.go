@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 // requireNetns skips the test unless it can make network namespaces: it
@@ -108,33 +109,17 @@ func actnetBinary(t testing.TB) string {
 
 // process is a program running in the background inside a namespace.
 type process struct {
+	name           string // the program, for messages
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 	err            error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs name inside the namespace until it exits or the test ends.
 func (n *netns) start(name string, args ...string) *process {
 	n.t.Helper()
-	p := &process{stdout: new(syncBuffer), stderr: new(syncBuffer), done: make(chan struct{})}
+	p := &process{name: filepath.Base(name), stdout: new(syncbuf.Buffer), stderr: new(syncbuf.Buffer), done: make(chan struct{})}
 	if v := os.Getenv("ACTNET_OFFLOAD"); v != "" && len(args) > 0 && args[0] == "serve" {
 		// The tap suite runs with offloads on (the default) and again
 		// with ACTNET_OFFLOAD=off (.ci/run); a test's own --offload,
@@ -156,6 +141,18 @@ func (n *netns) start(name string, args ...string) *process {
 		}
 	})
 	return p
+}
+
+// failIfExited fails the test if the process has exited: a helper waiting for
+// something of a stack it started calls it on each try, so a stack that
+// died fails at once with its log instead of at the wait's bound.
+func (p *process) failIfExited(t testing.TB) {
+	t.Helper()
+	select {
+	case <-p.done:
+		t.Fatalf("%s exited early: %v\n%s", p.name, p.err, p.stderr.String())
+	default:
+	}
 }
 
 // signal sends sig and waits for the process to exit, returning its exit

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 // Issue 11's acceptance for the resolver, Happy Eyeballs and the client
@@ -35,11 +37,7 @@ const (
 // served file and the certificate (cert.pem).
 func servicesLink(t *testing.T, n *netns) (dir string) {
 	t.Helper()
-	n.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
-	n.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
-	n.mustRun("sysctl", "-qw", "net.ipv6.conf.tap0.accept_dad=0")
-	n.mustRun("ip", "-6", "addr", "add", v6Linux+"/64", "dev", "tap0", "nodad")
-	n.mustRun("ip", "link", "set", "tap0", "up")
+	webLink(t, n)
 
 	dir = t.TempDir()
 	// dnsmasq answers from a hosts file only (--no-hosts leaves
@@ -108,7 +106,7 @@ func clientOn(t *testing.T, n *netns, stackFlags []string, command string, args 
 	defer cancel()
 	all := append(append([]string{command, "--tap", "tap0"}, stackFlags...), args...)
 	cmd := n.cmd(ctx, actnetBinary(t), all...)
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	if ctx.Err() != nil {

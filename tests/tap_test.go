@@ -15,15 +15,27 @@ const (
 	tapLinux = "10.77.0.1"
 )
 
+// tapLink makes tap0 in n with Linux at tapLinux/24 and brings it up.
+func tapLink(t testing.TB, n *netns) {
+	t.Helper()
+	n.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
+	n.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
+	n.mustRun("ip", "link", "set", "tap0", "up")
+}
+
+// waitReachable waits until the stack answers a ping at tapStack.
 func waitReachable(t testing.TB, ns *netns, stack *process) {
 	t.Helper()
-	eventually(t, 10*time.Second, "the stack to answer a ping", func() bool {
-		select {
-		case <-stack.done:
-			t.Fatalf("actnet exited early: %v\n%s", stack.err, stack.stderr.String())
-		default:
-		}
-		return ns.cmd(t.Context(), "ping", "-c", "1", "-W", "1", tapStack).Run() == nil
+	waitPingable(t, ns, stack, tapStack)
+}
+
+// waitPingable waits until addr answers a ping from n, and fails at once
+// if the stack exits.
+func waitPingable(t testing.TB, n *netns, stack *process, addr string) {
+	t.Helper()
+	eventually(t, 20*time.Second, addr+" to answer ping", func() bool {
+		stack.failIfExited(t)
+		return n.cmd(t.Context(), "ping", "-c", "1", "-W", "1", addr).Run() == nil
 	})
 }
 
@@ -35,9 +47,7 @@ func TestTapPing(t *testing.T) {
 	bin := actnetBinary(t)
 	ns := newNetns(t)
 	dir := t.TempDir()
-	ns.mustRun("ip", "tuntap", "add", "tap0", "mode", "tap")
-	ns.mustRun("ip", "addr", "add", tapLinux+"/24", "dev", "tap0")
-	ns.mustRun("ip", "link", "set", "tap0", "up")
+	tapLink(t, ns)
 
 	capture := filepath.Join(dir, "wire.pcap")
 	dump := ns.start("tcpdump", "-i", "tap0", "-U", "-n", "-w", capture)

@@ -8,12 +8,12 @@ import (
 	"io"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/device"
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -66,24 +66,6 @@ func TestParseConfigRejects(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the guest's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestGuestOnMemoryLink runs the whole guest but its Solo5 device on one
 // end of a memory link, with a client stack on the other: TCP echo, UDP
 // echo, then the shutdown request, after which the guest prints its
@@ -94,7 +76,7 @@ func TestGuestOnMemoryLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- runGuest(guestDev, cfg, &out) }()
 

@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/actnet/actnet"
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -199,7 +199,7 @@ func (f *fakeIPv6) WaitIPv6(ctx context.Context, global bool) (netip.Addr, error
 // serve logs the link-local address, then the global one, as each
 // becomes usable, and its logger stops waiting with the stack's life.
 func TestLogIPv6Ready(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := zerolog.New(&buf)
 	f := &fakeIPv6{linkLocal: make(chan netip.Addr, 1), global: make(chan netip.Addr, 1),
 		addrs: []netip.Prefix{netip.MustParsePrefix("fe80::ff:fe00:2/64"), netip.MustParsePrefix("2001:db8:1::ff:fe00:2/64")}}
@@ -223,7 +223,7 @@ func TestLogIPv6Ready(t *testing.T) {
 
 	// No router: the global address never comes, and the stack's end
 	// (ctx) ends the wait without a warning.
-	buf = syncBuffer{}
+	buf = syncbuf.Buffer{}
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan struct{})
 	go func() { defer close(done); logIPv6Ready(ctx, f, actnet.IPv6Auto, log) }()
@@ -237,23 +237,6 @@ func TestLogIPv6Ready(t *testing.T) {
 	if out := buf.String(); strings.Contains(out, "warn") {
 		t.Errorf("a warning at the stack's end:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A capture file in an existing folder passes the --pcap check.

@@ -17,6 +17,7 @@ import (
 	"github.com/actnet/actnet"
 	"github.com/actnet/actnet/apps/tlsutil"
 	"github.com/actnet/actnet/internal/stacktest"
+	"github.com/actnet/actnet/internal/syncbuf"
 )
 
 // serve's http, https and tls-echo apps, started as serve starts them,
@@ -25,7 +26,7 @@ import (
 // the stack's addresses.
 func TestWebApps(t *testing.T) {
 	a, b := stacktest.Pair(t)
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	log := actnet.DefaultLogger(&logged).Level(zerolog.InfoLevel)
 	tlsf := &tlsFlags{static6: stacktest.B6}
 	stop, err := startApps(b, appList{{"http", 80}, {"https", 443}, {"tls-echo", 7443}}, log, tlsf)
