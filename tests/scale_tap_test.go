@@ -249,9 +249,16 @@ func TestScaleServerCloses(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	out := ns.mustRun(client, "-mode", "churn", "-addr", tapStack+":9002", "-sources", sources,
-		"-rate", "2000", "-duration", "2m", "-timeout", "6m")
+	// Not mustRun, whose bound is 2 minutes: the load alone takes that.
+	ctx, cancel := context.WithTimeout(t.Context(), 7*time.Minute)
+	defer cancel()
+	outb, err := ns.cmd(ctx, client, "-mode", "churn", "-addr", tapStack+":9002", "-sources", sources,
+		"-rate", "2000", "-duration", "2m", "-timeout", "6m").CombinedOutput()
+	out := string(outb)
 	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("churn client: %v\n%s", err, out)
+	}
 	close(stop)
 	<-done
 	peak = max(peak, rssKiB(t, stack))
