@@ -302,13 +302,13 @@ type Service = actors.Service
 type Conn struct {
 	stack         *Stack
 	sock          *actors.Socket
-	readDeadline  *deadline
-	writeDeadline *deadline
+	readDeadline  deadline
+	writeDeadline deadline
 	linger        int
 }
 
 func newConn(s *Stack, sock *actors.Socket) *Conn {
-	return &Conn{stack: s, sock: sock, readDeadline: newDeadline(), writeDeadline: newDeadline(), linger: -1}
+	return &Conn{stack: s, sock: sock, linger: -1}
 }
 
 func (c *Conn) opError(op string, err error) error {

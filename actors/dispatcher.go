@@ -14,7 +14,7 @@ import (
 // keep their grown stacks.
 //
 // Two rules keep a request's path on one goroutine (DESIGN.md, "What the
-// code taught us" 23). A segment's path (the device read, the ip layer,
+// code taught us" 24). A segment's path (the device read, the ip layer,
 // its connection, the app, the connection again, the device write) is a
 // chain in which each step schedules the next, and waking a parked
 // goroutine for each link cost a futex call, often a second processor

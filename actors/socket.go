@@ -43,13 +43,18 @@ type Socket struct {
 	established bool
 	starved     bool // the actor stopped pulling; resume it when drained
 	readNotify  chan struct{}
-	doneCh      chan struct{} // closed when the connection is gone
-	closedCh    chan struct{} // closed by Close: a blocked Write gives up
-	doneOnce    sync.Once
-	estCh       chan struct{} // closed when the handshake completed
-	estOnce     sync.Once
 
-	writeMu   sync.Mutex
+	// The events, each a channel made only when someone waits for it
+	// before it happens: most sockets never make one (issue 14, memory
+	// per idle connection; a channel is 96 bytes).
+	evMu   sync.Mutex
+	done   event // the connection is gone
+	closed event // Close was called: a blocked Write gives up
+	est    event // the handshake completed
+
+	writeMu sync.Mutex
+	// writeDone is made by the first Write (under writeMu, before the
+	// actor hears of it).
 	writeDone chan writeResult
 	// writeMsg is the one Write message of this socket, reused: writeMu
 	// allows one write in flight, and the actor keeps only its data.
@@ -91,11 +96,46 @@ func newSocket(env *Env, local, remote netip.AddrPort) *Socket {
 		Remote:     remote,
 		limit:      defaultReadLimit,
 		readNotify: make(chan struct{}, 1),
-		doneCh:     make(chan struct{}),
-		closedCh:   make(chan struct{}),
-		estCh:      make(chan struct{}),
-		writeDone:  make(chan writeResult, 1),
 	}
+}
+
+// event is a channel closed once, made on demand.
+type event struct {
+	ch    chan struct{}
+	fired bool
+}
+
+// closedChan is every event's channel once it fired before anyone waited.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// fire closes the event's channel (once); mu guards e.
+func (e *event) fire(mu *sync.Mutex) {
+	mu.Lock()
+	defer mu.Unlock()
+	if e.fired {
+		return
+	}
+	e.fired = true
+	if e.ch != nil {
+		close(e.ch)
+	}
+}
+
+// wait returns the channel closed when the event fires; mu guards e.
+func (e *event) wait(mu *sync.Mutex) <-chan struct{} {
+	mu.Lock()
+	defer mu.Unlock()
+	if e.fired {
+		return closedChan
+	}
+	if e.ch == nil {
+		e.ch = make(chan struct{})
+	}
+	return e.ch
 }
 
 // Errors of the socket API.
@@ -187,7 +227,7 @@ func (s *Socket) setEstablished() {
 	s.mu.Lock()
 	s.established = true
 	s.mu.Unlock()
-	s.estOnce.Do(func() { close(s.estCh) })
+	s.est.fire(&s.evMu)
 }
 
 // finish records the end of the connection; err nil means orderly.
@@ -197,7 +237,7 @@ func (s *Socket) finish(err error) {
 		s.err = err
 	}
 	s.mu.Unlock()
-	s.doneOnce.Do(func() { close(s.doneCh) })
+	s.done.fire(&s.evMu)
 	s.signal()
 }
 
@@ -214,10 +254,10 @@ func (s *Socket) setErr(err error) {
 // --- the user side ---
 
 // Established is closed when the handshake completes.
-func (s *Socket) Established() <-chan struct{} { return s.estCh }
+func (s *Socket) Established() <-chan struct{} { return s.est.wait(&s.evMu) }
 
 // Done is closed when the connection is gone.
-func (s *Socket) Done() <-chan struct{} { return s.doneCh }
+func (s *Socket) Done() <-chan struct{} { return s.done.wait(&s.evMu) }
 
 // Err returns why the connection ended, or nil.
 func (s *Socket) Err() error {
@@ -318,6 +358,9 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if s.writeDone == nil {
+		s.writeDone = make(chan writeResult, 1)
+	}
 	s.writeMsg.data = p
 	if !s.send(&s.writeMsg) {
 		return 0, ErrSocketClosed
@@ -327,7 +370,7 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 		return r.n, r.err
 	case <-deadline:
 		return s.giveUpWrite(len(p), os.ErrDeadlineExceeded)
-	case <-s.closedCh:
+	case <-s.closed.wait(&s.evMu):
 		// Close unblocks a blocked Write (net.Conn's contract); what the
 		// send buffer took before still goes out, then the FIN.
 		return s.giveUpWrite(len(p), ErrSocketClosed)
@@ -336,7 +379,7 @@ func (s *Socket) Write(p []byte, deadline <-chan struct{}) (int, error) {
 		// write's data may or may not have reached the send buffer, and
 		// the stack will send none of it now.
 		return 0, s.life.err()
-	case <-s.doneCh:
+	case <-s.done.wait(&s.evMu):
 		// The actor answers a pending write before it finishes, so the
 		// answer may already be waiting.
 		select {
@@ -374,7 +417,7 @@ func (s *Socket) giveUpWrite(n int, why error) (int, error) {
 			r.err = why
 		}
 		return r.n, r.err
-	case <-s.doneCh:
+	case <-s.done.wait(&s.evMu):
 		return 0, why
 	case <-s.life.down:
 		return 0, why
@@ -414,7 +457,7 @@ func (s *Socket) Close(abort bool) error {
 	} else {
 		s.send(&mailbox.Close{})
 	}
-	close(s.closedCh)
+	s.closed.fire(&s.evMu)
 	return nil
 }
 

@@ -252,6 +252,14 @@ type tcpActor struct {
 	c     *tcpCounters
 	guard supervisor.PacketGuard
 
+	// connProps spawns every connection actor: the one it makes is
+	// spawning, set just before the spawn (protoactor calls the producer
+	// within Spawn, in this actor's goroutine, and connection actors are
+	// never restarted). One Props per connection held 240 bytes for the
+	// connection's life (issue 14, memory per idle connection).
+	connProps *actor.Props
+	spawning  *connActor
+
 	conns     map[tcp.Tuple]*actor.PID
 	records   map[string]*connRecord // by connection actor PID id
 	listeners map[uint16]*listener
@@ -746,9 +754,14 @@ func (a *tcpActor) spawnConn(ctx actor.Context, ca *connActor) *connRecord {
 	// guardian keeps no list; this actor watches the connection instead.
 	a.env.TCPRoutes.live.Add(1)
 	ca.live = &a.env.TCPRoutes.live
-	pid := a.env.System.Root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor { return ca },
-		actor.WithDispatcher(a.env.Dispatcher), actor.WithMailbox(newActorMailbox), actor.WithSupervisor(a.appStrategy),
-		actor.WithGuardian(a.connStrategy)), "conn")
+	if a.connProps == nil {
+		a.connProps = actor.PropsFromProducer(func() actor.Actor { return a.spawning },
+			actor.WithDispatcher(a.env.Dispatcher), actor.WithMailbox(newActorMailbox), actor.WithSupervisor(a.appStrategy),
+			actor.WithGuardian(a.connStrategy))
+	}
+	a.spawning = ca
+	pid := a.env.System.Root.SpawnPrefix(a.connProps, "conn")
+	a.spawning = nil // nothing here keeps a finished connection reachable
 	ctx.Watch(pid)
 	rec := &connRecord{pid: pid, tuple: ca.tuple, inbox: inbox}
 	a.conns[ca.tuple] = pid

@@ -157,6 +157,17 @@ func TestTimeWaitIsCompact(t *testing.T) {
 	if g := s.Gauges(); g.TCPTimeWait != 0 {
 		t.Fatalf("server gauges %+v after 2 minutes: TIME-WAIT left", g)
 	}
+	// Memory returned (issue 14): with every entry expired, the live heap
+	// is back within 10% of before (TestFinishedConnsUnreachable proves
+	// the same for whole connections), allowing for the memory link's
+	// rings as there.
+	returned := liveHeap()
+	rings := uint64(2 * device.DefaultRingSize * (da.MTU() + 18))
+	t.Logf("live heap %d KiB after TIME-WAIT expired", returned>>10)
+	if returned > before+before/10+rings {
+		t.Errorf("live heap %d KiB after every TIME-WAIT entry expired, %d KiB before (+10%%, +%d KiB for the link's rings): entries kept",
+			returned>>10, before>>10, rings>>10)
+	}
 	st := s.Stats().TCP
 	if st.TimeWaitEntered != 2000+n || st.TimeWaitExpired+st.TimeWaitReopened != st.TimeWaitEntered {
 		t.Fatalf("TIME-WAIT entered %d (want %d), expired %d, reopened %d", st.TimeWaitEntered, 2000+n, st.TimeWaitExpired, st.TimeWaitReopened)

@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&b.outDir, "out", "results", "directory for the table, the chart, the raw runs and the logs")
 	flag.IntVar(&b.rounds, "rounds", 5, "rounds; each runs every load on every stack once")
 	flag.DurationVar(&b.duration, "duration", 3*time.Second, "length of the bulk, request/response and connect-rate loads")
-	flag.IntVar(&b.conns, "conns", 10000, "connections of the idle load")
+	flag.IntVar(&b.conns, "conns", 100000, "connections of the idle load")
 	flag.DurationVar(&b.budget, "budget", 9*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
 	flag.StringVar(&stacks, "stacks", "actnet,gvisor,gvisor-gso,linux", "stacks to run (gvisor-gso: gVisor with host GSO over a tap with a virtio-net header; actnet-off: actnet with --offload off)")
 	flag.StringVar(&loads, "loads", strings.Join(report.Loads, ","), "tap loads to run")
@@ -177,7 +177,9 @@ func (b *bench) add(stack, load string, round int, r report.Result) {
 // duration plus a second or two; anything longer is a stall.
 func (b *bench) loadTimeout(load string) time.Duration {
 	if load == report.Idle {
-		return 45 * time.Second
+		// 45 s, and a millisecond per connection to open (100 s for
+		// 100,000: a stack that opens them at 1,000 a second).
+		return 45*time.Second + time.Duration(b.conns)*time.Millisecond
 	}
 	return b.duration + 8*time.Second
 }
@@ -220,6 +222,9 @@ func (b *bench) runOne(k stackKind, load string, round int) (res report.Result) 
 	}
 	if base == report.CRR {
 		args = append(args, "-max-count", strconv.Itoa(crrMaxCount))
+	}
+	if load == report.Idle {
+		args = append(args, "-sources", strings.Join(clientSources, ","))
 	}
 	res = b.loadgen(clientNS, logFile, b.loadTimeout(load), args...)
 	if done, err := server.exited(); done {

@@ -24,6 +24,7 @@ func main() {
 		source  = flag.Int("source", 9002, "source port")
 	)
 	flag.Parse()
+	raiseFileLimit()
 	addrs := map[string]string{"tcp4": *host}
 	if *host6 != "" {
 		addrs["tcp6"] = *host6
@@ -43,4 +44,19 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
+}
+
+// raiseFileLimit lets the server hold the idle load's 100,000 sockets:
+// as root (the runner's case) the limit goes to the kernel's fs.nr_open
+// cap of 1,048,576 when the hard limit is lower; otherwise the soft
+// limit goes to the hard one, as Go's runtime already does.
+func raiseFileLimit() {
+	const want = 1 << 20
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil || l.Max >= want {
+		return
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}); err != nil {
+		fmt.Fprintln(os.Stderr, "linux-server: raising the file limit:", err)
+	}
 }

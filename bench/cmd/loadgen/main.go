@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ type config struct {
 	conns, dialers                int
 	serverPID                     int
 	slab                          bool
+	sources                       []net.IP // local addresses the idle load dials from, in turn
 }
 
 func main() {
@@ -51,15 +53,28 @@ func main() {
 	flag.IntVar(&c.source, "source", 9002, "source port")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "how long bulk, rr and crr run")
 	flag.Int64Var(&c.maxCount, "max-count", 1_000_000, "most transactions or connections rr and crr make")
-	flag.IntVar(&c.conns, "conns", 10000, "connections the idle load holds open")
+	flag.IntVar(&c.conns, "conns", 100000, "connections the idle load holds open")
 	flag.IntVar(&c.dialers, "dialers", 64, "concurrent dialers for the idle load")
 	flag.IntVar(&c.serverPID, "server-pid", 0, "server process whose RSS the idle load reads, and whose CPU time the bulk loads read")
 	flag.BoolVar(&c.slab, "slab", false, "idle load: also report the kernel's Slab growth (for Linux as the server)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long, reporting the load as failed")
 	flag.DurationVar(&c.dialTimout, "dial-timeout", 5*time.Second, "timeout of each connect")
+	sources := flag.String("sources", "", "idle load: comma-separated local addresses to dial from in turn, "+
+		"so that more connections fit than one address has ports")
 	flag.Parse()
+	for _, a := range strings.Split(*sources, ",") {
+		if a == "" {
+			continue
+		}
+		ip := net.ParseIP(a)
+		if ip == nil {
+			fmt.Fprintf(os.Stderr, "loadgen: bad -sources address %q\n", a)
+			os.Exit(2)
+		}
+		c.sources = append(c.sources, ip)
+	}
 
-	raiseFileLimit()
+	raiseFileLimit(c.conns)
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 
@@ -71,6 +86,7 @@ func main() {
 		report.RR:      rr,
 		report.CRR:     crr,
 		report.Idle:    idle,
+		"idle-hold":    idleHold,
 	}[base]
 	if run == nil {
 		fmt.Fprintf(os.Stderr, "loadgen: unknown -load %q\n", c.load)
@@ -95,10 +111,20 @@ func main() {
 	}
 }
 
-// raiseFileLimit lets the idle load hold tens of thousands of sockets.
-func raiseFileLimit() {
+// raiseFileLimit lets the idle load hold conns sockets: the soft limit
+// goes to the hard one, and as root (the runner's case) both go past
+// conns when the hard limit is lower.
+func raiseFileLimit(conns int) {
 	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		return
+	}
+	if want := uint64(conns) + 1024; l.Max < want {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}); err == nil {
+			return
+		}
+	}
+	if l.Cur < l.Max {
 		l.Cur = l.Max
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
@@ -118,6 +144,22 @@ func (c config) network() string {
 func (c config) dial(ctx context.Context, port int) (*net.TCPConn, error) {
 	d := net.Dialer{Timeout: c.dialTimout}
 	conn, err := d.DialContext(ctx, c.network(), c.addr(port))
+	if err != nil {
+		return nil, err
+	}
+	return conn.(*net.TCPConn), nil
+}
+
+// dialIdle opens the idle load's connection i to echo: from the i-th of
+// the -sources addresses in turn (one address has about 64,000 ports for
+// one server port), and without keep-alive probes, which Go's Dialer
+// sends after 15 s and which would make the idle connections busy.
+func (c config) dialIdle(ctx context.Context, i int) (*net.TCPConn, error) {
+	d := net.Dialer{Timeout: c.dialTimout, KeepAlive: -1}
+	if len(c.sources) > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: c.sources[i%len(c.sources)]}
+	}
+	conn, err := d.DialContext(ctx, c.network(), c.addr(c.echo))
 	if err != nil {
 		return nil, err
 	}
@@ -401,52 +443,17 @@ func idle(ctx context.Context, c config) report.Result {
 			return report.Result{Error: err.Error()}
 		}
 	}
-	conns := make([]net.Conn, c.conns)
-	defer func() {
-		for _, conn := range conns {
-			if conn != nil {
-				conn.(*net.TCPConn).SetLinger(0)
-				conn.Close()
-			}
-		}
-	}()
 	var (
-		next     atomic.Int64
+		open     int
+		release  func()
 		firstErr error
-		errOnce  sync.Once
-		wg       sync.WaitGroup
 	)
-	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
-	for range c.dialers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= c.conns || ctx.Err() != nil {
-					return
-				}
-				conn, err := c.dial(ctx, c.echo)
-				if err != nil {
-					fail(fmt.Errorf("connection %d: %w", i+1, err))
-					return
-				}
-				conns[i] = conn
-				if err := echoOnce(ctx, conn); err != nil {
-					fail(fmt.Errorf("connection %d: %w", i+1, err))
-					return
-				}
-			}
-		})
+	if per := fileLimit() - 256; per > 0 && c.conns > per {
+		open, release, firstErr = holdInChildren(ctx, c, per)
+	} else {
+		open, release, firstErr = holdHere(ctx, c, c.conns)
 	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	open := 0
-	for _, conn := range conns {
-		if conn != nil {
-			open++
-		}
-	}
+	defer release()
 	r := report.Result{Conns: open, RSSBeforeKiB: before}
 	if firstErr != nil {
 		r.Error = firstErr.Error()
@@ -472,6 +479,138 @@ func idle(ctx context.Context, c config) report.Result {
 		r.KernelPerConn = float64(r.SlabDeltaKiB) / float64(2*open)
 	}
 	return r
+}
+
+// holdHere opens n idle connections (echoing one byte on each) with
+// c.dialers dialers; release closes them.
+func holdHere(ctx context.Context, c config, n int) (int, func(), error) {
+	conns := make([]net.Conn, n)
+	release := func() {
+		for _, conn := range conns {
+			if conn != nil {
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+		}
+	}
+	var (
+		next     atomic.Int64
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
+	for range c.dialers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				conn, err := c.dialIdle(ctx, i)
+				if err != nil {
+					fail(fmt.Errorf("connection %d: %w", i+1, err))
+					return
+				}
+				conns[i] = conn
+				if err := echoOnce(ctx, conn); err != nil {
+					fail(fmt.Errorf("connection %d: %w", i+1, err))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	open := 0
+	for _, conn := range conns {
+		if conn != nil {
+			open++
+		}
+	}
+	return open, release, firstErr
+}
+
+// idleHold is the load of a child of holdInChildren: it opens -conns
+// idle connections, says "held N" on its first line, and holds them
+// until its standard input closes.
+func idleHold(ctx context.Context, c config) report.Result {
+	open, release, err := holdHere(ctx, c, c.conns)
+	defer release()
+	if err != nil {
+		return report.Result{Conns: open, Error: err.Error()}
+	}
+	fmt.Printf("held %d\n", open)
+	io.Copy(io.Discard, os.Stdin)
+	return report.Result{Conns: open}
+}
+
+// holdInChildren spreads the idle load over child processes of per
+// connections each, started one after the other, when one process may not hold them all (a hard file
+// limit it cannot raise, as in a container without CAP_SYS_RESOURCE).
+// Each child dials from its own slice of the source addresses' ports,
+// as the i-th connection would here.
+func holdInChildren(ctx context.Context, c config, per int) (int, func(), error) {
+	var (
+		stdins []io.Closer
+		cmds   []*exec.Cmd
+		open   int
+	)
+	release := func() {
+		for _, in := range stdins {
+			in.Close()
+		}
+		for _, cmd := range cmds {
+			cmd.Wait()
+		}
+	}
+	for start := 0; start < c.conns; start += per {
+		n := min(per, c.conns-start)
+		deadline, _ := ctx.Deadline()
+		args := []string{"-load", "idle-hold", "-host", c.host, "-echo", strconv.Itoa(c.echo), "-conns", strconv.Itoa(n),
+			"-dialers", strconv.Itoa(c.dialers), "-timeout", time.Until(deadline).String()}
+		if len(c.sources) > 0 {
+			// Child k dials from the sources in turn starting at k, so
+			// that the children together use them evenly.
+			var srcs []string
+			for i := range c.sources {
+				srcs = append(srcs, c.sources[(start/per+i)%len(c.sources)].String())
+			}
+			args = append(args, "-sources", strings.Join(srcs, ","))
+		}
+		cmd := exec.CommandContext(ctx, os.Args[0], args...)
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return open, release, err
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return open, release, err
+		}
+		if err := cmd.Start(); err != nil {
+			return open, release, err
+		}
+		stdins, cmds = append(stdins, in), append(cmds, cmd)
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		var held int
+		if _, err := fmt.Sscanf(line, "held %d", &held); err != nil {
+			return open, release, fmt.Errorf("idle child %d: %q (its errors are in the log)", len(cmds), strings.TrimSpace(line))
+		}
+		open += held
+	}
+	return open, release, nil
+}
+
+// fileLimit is the soft limit on open files.
+func fileLimit() int {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		return 0
+	}
+	return int(min(l.Cur, 1<<30))
 }
 
 func rssKiB(pid int) (int64, error) {
