@@ -77,7 +77,7 @@ func main() {
 	flag.DurationVar(&b.duration, "duration", 3*time.Second, "length of the bulk, request/response and connect-rate loads")
 	flag.IntVar(&b.conns, "conns", 100000, "connections of the idle load")
 	flag.DurationVar(&b.budget, "budget", 9*time.Minute, "start no round that would end after this long, so the run ends in bounded time")
-	flag.StringVar(&stacks, "stacks", "actnet,gvisor,gvisor-gso,linux", "stacks to run (gvisor-gso: gVisor with host GSO over a tap with a virtio-net header; actnet-off: actnet with --offload off)")
+	flag.StringVar(&stacks, "stacks", "actnet,actnet-off,gvisor,gvisor-gso,linux", "stacks to run (gvisor-gso: gVisor with host GSO over a tap with a virtio-net header; actnet-off: actnet with --offload off)")
 	flag.StringVar(&loads, "loads", strings.Join(report.Loads, ","), "tap loads to run")
 	flag.BoolVar(&b.inproc, "inproc", true, "also run the in-process memory-link benchmark")
 	flag.StringVar(&b.actnetRev, "actnet-rev", "", "the actnet revision the binaries were built from, for the table (default: git's view of ..)")
