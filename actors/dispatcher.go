@@ -50,6 +50,7 @@ type workerDispatcher struct {
 	// that it has read frames and is delivering them (busy again).
 	// pollNext is a worker the watchdog asked to take the step next.
 	poll      func(awake func()) bool
+	awakeFn   func() // d.awake, bound once (a method value allocates)
 	polling   bool
 	pollAwake bool
 	pollEpoch uint64 // poll steps started so far
@@ -85,6 +86,7 @@ const maxWorkers = 64
 
 func newWorkerDispatcher(throughput int) *workerDispatcher {
 	d := &workerDispatcher{throughput: throughput, stall: stallAfter}
+	d.awakeFn = d.awake
 	d.watch = time.AfterFunc(time.Hour, d.checkStall)
 	d.watch.Stop()
 	d.mu.Lock()
@@ -153,7 +155,7 @@ func (d *workerDispatcher) pollLocked() {
 	d.pollEpoch++
 	poll := d.poll
 	d.mu.Unlock()
-	more := poll(d.awake)
+	more := poll(d.awakeFn)
 	d.mu.Lock()
 	if !d.pollAwake {
 		d.busy++

@@ -682,13 +682,16 @@ func (a *connActor) pull(ctx actor.Context, now time.Time) {
 			}
 			continue
 		}
-		// An app actor owns what it receives, so its data is its own copy.
-		chunk := make([]byte, min(avail, room))
-		n, _ := a.conn.Read(now, chunk)
+		// An app actor owns what it receives, so its data is its own copy
+		// (recycled if the app releases it).
+		r := mailbox.NewReceived(min(avail, room))
+		n, _ := a.conn.Read(now, r.Data)
 		if n == 0 {
+			r.Release()
 			return
 		}
-		ctx.Send(a.app, &mailbox.Received{Data: chunk[:n]})
+		r.Data = r.Data[:n]
+		ctx.Send(a.app, r)
 	}
 }
 

@@ -18,6 +18,8 @@ func (d *discard) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actnet.Connected:
 		d.conn = m.Conn.(*actor.PID)
+	case *actnet.Received:
+		m.Release() // thrown away: its memory serves the next one
 	case *actnet.PeerClosed:
 		ctx.Send(d.conn, &actnet.Close{})
 	case *actnet.Closed, *actnet.CommandFailed:

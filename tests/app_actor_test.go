@@ -220,6 +220,66 @@ func TestAppStreamsThenCloses(t *testing.T) {
 	}
 }
 
+// An app that releases each Received once it has read it gets its data
+// whole and in order, though its memory is recycled for the next Received
+// (mailbox.Received.Release): 8 MiB from the peer, hashed by the app as it
+// arrives, and every released message's Data gone.
+func TestAppReleasesReceived(t *testing.T) {
+	a, b, _, _ := pair(t, device.MemoryConfig{})
+	const total = 8 << 20
+	data := patternData(total, 42)
+	const port = 7100
+	type result struct {
+		n        int
+		sum      [32]byte
+		released bool
+	}
+	done := make(chan result, 1)
+	h := sha256.New()
+	n := 0
+	released := true
+	serveScript(t, b, port, func(app *scriptApp, ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *actnet.Received:
+			h.Write(m.Data)
+			n += len(m.Data)
+			m.Release()
+			released = released && m.Data == nil
+		case *actnet.PeerClosed:
+			var sum [32]byte
+			copy(sum[:], h.Sum(nil))
+			done <- result{n, sum, released}
+			ctx.Send(app.conn, &actnet.Close{})
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := a.DialTCP(ctx, netip.AddrPortFrom(b.Addr(), port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := c.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the app did not hear the end of the stream within 60 s")
+	}
+	if r.n != total || r.sum != sha256.Sum256(data) {
+		t.Fatalf("app read %d bytes, SHA-256 %x; peer wrote %d, SHA-256 %x", r.n, r.sum, total, sha256.Sum256(data))
+	}
+	if !r.released {
+		t.Fatal("a released Received still had its Data")
+	}
+	c.Close()
+}
+
 // TestAppHearsClosed checks that the app receives Closed, with the reason,
 // before it is stopped, however the connection ends. Before, the app only
 // ever saw protoactor's Stopping: its connection actor stopped (and so
