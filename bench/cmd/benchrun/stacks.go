@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+
+	"github.com/actnet/actnet/bench/internal/report"
 )
 
 // Addresses and ports every server uses; the load generator's defaults
@@ -49,13 +51,18 @@ type stackKind struct {
 	// slab says the server's per-connection state lives in the kernel,
 	// so the idle load also reads /proc/meminfo's Slab.
 	slab bool
+	// only, if set, are the loads the stack runs; the table leaves its
+	// other cells n/a.
+	only []string
 }
 
 var stackKinds = []stackKind{
 	{name: "actnet", label: "actnet", short: "actnet", setup: setupActnet},
-	// Not run by default: actnet without its tap offloads, for the
-	// CPU-per-GB comparison of offloads on and off within one run.
-	{name: "actnet, offloads off", label: "actnet off", short: "actnet-off", setup: setupActnetOff},
+	// actnet without its tap offloads is there for the CPU-per-GB
+	// comparison of offloads on and off within one run, so it runs the
+	// IPv4 bulk loads only.
+	{name: "actnet, offloads off", label: "actnet off", short: "actnet-off", setup: setupActnetOff,
+		only: []string{report.BulkIn, report.BulkOut}},
 	{name: "gVisor", label: "gVisor", short: "gvisor", setup: setupGVisor},
 	{name: "gVisor, host GSO", label: "gVisor GSO", short: gvisorGSO, setup: setupGVisorGSO},
 	{name: "Linux (veth)", label: "Linux", short: "linux", setup: setupLinux, slab: true},
@@ -172,7 +179,8 @@ func setupLinux(b *bench, logFile *os.File) (string, *proc, error) {
 	}
 	cmd := exec.Command("ip", "netns", "exec", server, filepath.Join(b.binDir, "linux-server"),
 		"--host", serverAddr, "--host6", serverAddr6,
-		"--echo", strconv.Itoa(echoPort), "--discard", strconv.Itoa(discardPrt), "--source", strconv.Itoa(sourcePort))
+		"--echo", strconv.Itoa(echoPort), "--discard", strconv.Itoa(discardPrt), "--source", strconv.Itoa(sourcePort),
+		"--conns", strconv.Itoa(b.conns))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p, err := b.w.start(cmd)
 	return client, p, err

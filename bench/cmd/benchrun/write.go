@@ -117,10 +117,19 @@ func (b *bench) write() error {
 		fmt.Fprintf(&md, " **That is enough to make the numbers noisy; rerun on an idle machine.**")
 	}
 	fmt.Fprintf(&md, "\n\n")
-	fmt.Fprintf(&md, "Medians of %d alternating rounds (%v per bulk, request/response and connect-rate run; %d idle connections). "+
+	fmt.Fprintf(&md, "Medians of %d alternating rounds (%v per bulk, request/response and connect-rate run). "+
 		"Every run has its own fresh network namespace and server; the load generator is a Go program on the Linux side of the tap "+
-		"(actnet, gVisor) or of the veth pair (Linux). ± is half the range of the rounds over the median. A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.\n\n",
-		b.roundsDone, b.duration, b.conns)
+		"(actnet, gVisor) or of the veth pair (Linux). ± is half the range of the rounds over the median. A cell marked ✗ had failed runs, counted in brackets; their errors are listed below.",
+		b.roundsDone, b.duration)
+	if contains(b.loads, report.Idle) {
+		fmt.Fprintf(&md, " idle: one run, in the first round, of %d connections (its figure is memory, not a rate, and varies little).", b.conns)
+	}
+	for _, k := range b.stacks {
+		if k.only != nil {
+			fmt.Fprintf(&md, " %s runs only %s (it is there for the CPU per GB); its other cells are n/a.", k.name, strings.Join(k.only, " and "))
+		}
+	}
+	fmt.Fprintf(&md, "\n\n")
 	ratios := b.ratioStacks()
 	fmt.Fprintf(&md, "| load | unit |")
 	for _, k := range b.stacks {
@@ -181,7 +190,7 @@ func (b *bench) write() error {
 	}
 	b.writeFamilies(&md)
 	fmt.Fprintf(&md, "\nFor Linux the idle row adds the server's half of the kernel's slab growth (`/proc/meminfo` Slab) "+
-		"to the server process's RSS growth; for actnet and gVisor it is the server process's RSS growth (`/proc/PID/status` VmRSS), "+
+		"to the RSS growth of the server process and its workers (it spreads the connections over worker processes when it cannot raise its file limit); for actnet and gVisor it is the server process's RSS growth (`/proc/PID/status` VmRSS), "+
 		"since their connection state lives in the process. Ratios below 1 mean actnet is slower, except in the rows where lower is better.\n")
 	fmt.Fprintf(&md, "\nThe CPU rows are the server process's user and system time (`/proc/PID/stat`, all threads) over the bulk load's measured interval, "+
 		"per 10^9 bytes moved. Kernel work done in softirq context or in the load generator's system calls is not in it: "+
@@ -271,10 +280,11 @@ func (b *bench) writeFamilies(md *bytes.Buffer) {
 }
 
 var colors = map[string]color.RGBA{
-	"actnet":  {31, 119, 180, 255},
-	"gvisor":  {255, 127, 14, 255},
-	gvisorGSO: {214, 39, 40, 255},
-	"linux":   {127, 127, 127, 255},
+	"actnet":     {31, 119, 180, 255},
+	"actnet-off": {158, 202, 225, 255},
+	"gvisor":     {255, 127, 14, 255},
+	gvisorGSO:    {214, 39, 40, 255},
+	"linux":      {127, 127, 127, 255},
 }
 
 func (c cell) format(m metric) string {

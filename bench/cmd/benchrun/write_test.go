@@ -58,3 +58,70 @@ func TestTableHasGSOColumnAndCPURows(t *testing.T) {
 		t.Errorf("no chart: %v", err)
 	}
 }
+
+// TestScheduleAndTable checks which runs each round makes (actnet with
+// offloads off on the IPv4 bulk loads only, the idle load in the first
+// round only) and that the table says so, leaving the cells of the runs
+// not made n/a.
+func TestScheduleAndTable(t *testing.T) {
+	b := &bench{outDir: t.TempDir(), binDir: t.TempDir(), runs: map[string]map[string][]run1{},
+		loads: report.Loads, actnetRev: "test", roundsDone: 3, conns: 100000}
+	for _, name := range []string{"actnet", "actnet-off", "gvisor"} {
+		for _, k := range stackKinds {
+			if k.short == name {
+				b.stacks = append(b.stacks, k)
+			}
+		}
+	}
+	count := map[string]int{} // stack and load → runs
+	for round := 1; round <= 3; round++ {
+		for _, load := range b.loads {
+			for _, k := range b.stacks {
+				if !scheduled(k, load, round) {
+					continue
+				}
+				count[k.short+" "+load]++
+				r := report.Result{Bytes: 3e9, Seconds: 3, Gbps: 8, ServerCPUSeconds: 3, PerSecond: 1000, P50Micros: 50, P99Micros: 90}
+				if load == report.Idle {
+					r = report.Result{Conns: 100000, KiBPerConn: 6}
+				}
+				b.add(k.short, load, round, r)
+			}
+		}
+	}
+	for key, want := range map[string]int{
+		"actnet bulk-in": 3, "actnet rr6": 3, "actnet idle": 1, "gvisor idle": 1, "gvisor crr": 3,
+		"actnet-off bulk-in": 3, "actnet-off bulk-out": 3, "actnet-off bulk-in6": 0, "actnet-off bulk-out6": 0,
+		"actnet-off rr": 0, "actnet-off crr": 0, "actnet-off idle": 0,
+	} {
+		if count[key] != want {
+			t.Errorf("%s: %d runs in 3 rounds, want %d", key, count[key], want)
+		}
+	}
+
+	stdout := os.Stdout
+	os.Stdout, _ = os.Open(os.DevNull)
+	err := b.write()
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(b.outDir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := string(md)
+	for _, want := range []string{
+		"Medians of 3 alternating rounds",
+		"idle: one run, in the first round, of 100000 connections",
+		"actnet, offloads off runs only bulk-in and bulk-out",
+		"| Bulk into the stack (client → discard) | Gbit/s | 8.00 ±0% | 8.00 ±0% | 8.00 ±0% | 1.00× |",
+		"| Bulk into the stack over IPv6 | Gbit/s | 8.00 ±0% | n/a | 8.00 ±0% | 1.00× |",
+		"| Request/response, 1 byte, one connection | transactions/s | 1000 ±0% | n/a | 1000 ±0% | 1.00× |",
+		"| Idle connections: server memory each | KiB/connection (lower is better) | 6.00 | n/a | 6.00 | 1.00× |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks\n%s\n\ngot:\n%s", want, table)
+		}
+	}
+}

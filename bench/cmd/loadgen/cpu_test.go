@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -21,5 +25,44 @@ func TestStatCPUSeconds(t *testing.T) {
 	// The process's own file parses.
 	if _, err := procCPUSeconds(os.Getpid()); err != nil {
 		t.Errorf("own /proc/PID/stat: %v", err)
+	}
+}
+
+// TestProcTree starts a child that starts a grandchild and checks that
+// both count towards this process's tree, its RSS and its CPU time.
+func TestProcTree(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 30 & echo $!; wait")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	var grandchild int
+	if _, err := fmt.Fscan(out, &grandchild); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(grandchild, syscall.SIGKILL)
+	pids, err := procTree(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pids[0] != os.Getpid() || !slices.Contains(pids, cmd.Process.Pid) || !slices.Contains(pids, grandchild) {
+		t.Errorf("procTree(self) = %v; want self (%d), the child %d and the grandchild %d", pids, os.Getpid(), cmd.Process.Pid, grandchild)
+	}
+	own, err := procField(fmt.Sprintf("/proc/%d/status", os.Getpid()), "VmRSS:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, err := rssKiB(os.Getpid()); err != nil || all <= own {
+		t.Errorf("rssKiB(self and descendants) = %d, %v; want more than this process's own %d", all, err, own)
+	}
+	if _, err := procTree(1 << 30); err == nil {
+		t.Error("procTree of a process that does not exist succeeded")
 	}
 }

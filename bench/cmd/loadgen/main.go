@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func main() {
 	flag.Int64Var(&c.maxCount, "max-count", 1_000_000, "most transactions or connections rr and crr make")
 	flag.IntVar(&c.conns, "conns", 100000, "connections the idle load holds open")
 	flag.IntVar(&c.dialers, "dialers", 64, "concurrent dialers for the idle load")
-	flag.IntVar(&c.serverPID, "server-pid", 0, "server process whose RSS the idle load reads, and whose CPU time the bulk loads read")
+	flag.IntVar(&c.serverPID, "server-pid", 0, "server process whose RSS the idle load reads, and whose CPU time the bulk loads read (each summed over it and its descendants)")
 	flag.BoolVar(&c.slab, "slab", false, "idle load: also report the kernel's Slab growth (for Linux as the server)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long, reporting the load as failed")
 	flag.DurationVar(&c.dialTimout, "dial-timeout", 5*time.Second, "timeout of each connect")
@@ -314,19 +315,60 @@ func (w cpuWatch) stop(r report.Result) report.Result {
 	return r
 }
 
-// procCPUSeconds is a process's user plus system time, all its threads
-// (proc(5): fields 14 and 15 of /proc/PID/stat, in clock ticks of
+// procCPUSeconds is the user plus system time of a process and its
+// descendants (a server may serve from worker processes), all their
+// threads (proc(5): fields 14 and 15 of /proc/PID/stat, in clock ticks of
 // USER_HZ, which is 100 on every Linux architecture Go supports).
 func procCPUSeconds(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	pids, err := procTree(pid)
 	if err != nil {
 		return 0, err
 	}
-	t, err := statCPUSeconds(data)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	var total float64
+	for _, p := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			return 0, err
+		}
+		t, err := statCPUSeconds(data)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", p, err)
+		}
+		total += t
 	}
-	return t, nil
+	return total, nil
+}
+
+// procTree is pid and its descendants, from the children files of each
+// of their threads (/proc/PID/task/TID/children).
+func procTree(pid int) ([]int, error) {
+	pids := []int{pid}
+	for i := 0; i < len(pids); i++ {
+		files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pids[i]))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			if i == 0 {
+				return nil, fmt.Errorf("process %d: no /proc/%d/task/*/children", pid, pid)
+			}
+			continue // it has exited since its parent listed it
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue // the thread has exited
+			}
+			for _, field := range strings.Fields(string(data)) {
+				child, err := strconv.Atoi(field)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", f, err)
+				}
+				pids = append(pids, child)
+			}
+		}
+	}
+	return pids, nil
 }
 
 // statCPUSeconds reads utime and stime from the text of a /proc/PID/stat.
@@ -613,8 +655,22 @@ func fileLimit() int {
 	return int(min(l.Cur, 1<<30))
 }
 
+// rssKiB is the resident memory of a process and its descendants (a
+// server may serve from worker processes).
 func rssKiB(pid int) (int64, error) {
-	return procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+	pids, err := procTree(pid)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, p := range pids {
+		kib, err := procField(fmt.Sprintf("/proc/%d/status", p), "VmRSS:")
+		if err != nil {
+			return 0, err
+		}
+		total += kib
+	}
+	return total, nil
 }
 
 func slabKiB() (int64, error) { return procField("/proc/meminfo", "Slab:") }
