@@ -158,6 +158,9 @@ func TestDHCPMemory(t *testing.T) {
 	if dns := a.DNSServers(); len(dns) != 1 || dns[0] != srv.dns {
 		t.Fatalf("DNS servers %v, want [%v]", dns, srv.dns)
 	}
+	// The address is set before its first announcement goes out (a
+	// message to the arp actor): wait for it rather than race it.
+	eventually(t, 10*time.Second, "the first ARP announcement", func() bool { return a.Stats().ARP.AnnouncementsSent > 0 })
 	if st := a.Stats(); st.ARP.ProbesSent != 3 || st.ARP.AnnouncementsSent == 0 {
 		t.Fatalf("ARP probes %d, announcements %d: want 3 probes, then announcements", st.ARP.ProbesSent, st.ARP.AnnouncementsSent)
 	}
