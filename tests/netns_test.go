@@ -80,32 +80,38 @@ func (n *netns) mustRun(name string, args ...string) string {
 	return string(out)
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// builtBinary is a program of this module built once per test run.
+type builtBinary struct {
+	pkg, name string
+	once      sync.Once
+	path      string
+	err       error
+}
 
-// actnetBinary builds cmd/actnet once per test run.
-func actnetBinary(t testing.TB) string {
+// get builds the program the first time it is asked for and returns it.
+func (bb *builtBinary) get(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "actnet-bin-")
+	bb.once.Do(func() {
+		dir, err := os.MkdirTemp("", "actnet-"+bb.name+"-")
 		if err != nil {
-			buildErr = err
+			bb.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "actnet")
-		out, err := exec.Command("go", "build", "-o", buildPath, "github.com/actnet/actnet/cmd/actnet").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		bb.path = filepath.Join(dir, bb.name)
+		if out, err := exec.Command("go", "build", "-o", bb.path, bb.pkg).CombinedOutput(); err != nil {
+			bb.err = fmt.Errorf("go build %s: %v\n%s", bb.pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if bb.err != nil {
+		t.Fatal(bb.err)
 	}
-	return buildPath
+	return bb.path
 }
+
+var actnetBin = builtBinary{pkg: "github.com/actnet/actnet/cmd/actnet", name: "actnet"}
+
+// actnetBinary builds cmd/actnet once per test run.
+func actnetBinary(t testing.TB) string { return actnetBin.get(t) }
 
 // process is a program running in the background inside a namespace.
 type process struct {

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,31 +31,10 @@ func requireScale(t *testing.T) {
 	requireNetns(t, "ping", "sysctl")
 }
 
-var (
-	scaleOnce sync.Once
-	scalePath string
-	scaleErr  error
-)
+var scaleClientBin = builtBinary{pkg: "github.com/actnet/actnet/tests/scaleclient", name: "scaleclient"}
 
 // scaleClient builds tests/scaleclient once per test run.
-func scaleClient(t *testing.T) string {
-	t.Helper()
-	scaleOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "actnet-scaleclient-")
-		if err != nil {
-			scaleErr = err
-			return
-		}
-		scalePath = filepath.Join(dir, "scaleclient")
-		if out, err := exec.Command("go", "build", "-o", scalePath, "github.com/actnet/actnet/tests/scaleclient").CombinedOutput(); err != nil {
-			scaleErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if scaleErr != nil {
-		t.Fatal(scaleErr)
-	}
-	return scalePath
-}
+func scaleClient(t *testing.T) string { return scaleClientBin.get(t) }
 
 // scaleSources are the tap's extra Linux addresses the clients dial
 // from: one address has about 64,000 ports towards one server port.
